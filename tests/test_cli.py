@@ -1,0 +1,150 @@
+"The `forgetting` console script end to end (subprocesses, tiny settings) and its bad inputs."
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest, torch
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = ROOT / '.venv' / 'bin' / 'forgetting'
+CMD = [str(EXE)] if EXE.exists() else [sys.executable, '-m', 'forgetting.cli']
+TINY_TRAIN = ['--steps', '2', '--batch-size', '2', '--patch-size', '16', '--suite-size', '32', '--val-every', '0', '--quiet', '--device', 'cpu']
+SMALL = ['--size', '32', '--tasks', 'noise50', 'haze', '--quiet', '--device', 'cpu']
+FAST_UNLEARN = ['--steps', '2', '--forget-size', '4', '--patch-size', '16', '--set', 'n_adv=1', '--set', 'adv_steps=1',
+                '--set', 'eval_every=1', '--quiet', '--device', 'cpu']
+
+
+def forgetting(*args, cwd=None, timeout=300):
+    "Run the console script; return the CompletedProcess (text)."
+    env = {**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'}
+    return subprocess.run([*CMD, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def ok(r):
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr
+    return r.stdout
+
+
+def user_error(r, *words, status=1):
+    "A user mistake: status, exactly one stderr line naming the problem, no traceback."
+    assert r.returncode == status, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+    assert 'Traceback' not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    if status == 1: assert len(lines) == 1 and lines[0].startswith('forgetting '), r.stderr
+    for w in words: assert w in r.stderr, (w, r.stderr)
+
+
+@pytest.fixture(scope='module')
+def ckpts(tmp_path_factory):
+    "Tiny original (all tasks) and 'retrained' (no haze) checkpoints, made by `forgetting train`."
+    d = tmp_path_factory.mktemp('ck')
+    out = ok(forgetting('train', '--out', d / 'orig.pt', *TINY_TRAIN))
+    assert '| haze |' in out and (d / 'orig.json').is_file()
+    ok(forgetting('train', '--out', d / 'nohaze.pt', '--tasks', 'noise15', 'noise25', 'noise50', 'rain', *TINY_TRAIN))
+    return d
+
+
+def test_help_of_every_subcommand_shows_defaults():
+    out = ok(forgetting('--help'))
+    for c in ('demo', 'train', 'evaluate', 'attack', 'unlearn', 'report'): assert c in out
+    for c in ('demo', 'train', 'evaluate', 'attack', 'unlearn', 'report'):
+        assert '(default:' in ok(forgetting(c, '--help'))
+
+
+def test_train_writes_release_and_card(ckpts):
+    card = json.loads((ckpts / 'orig.json').read_text())
+    assert card['steps'] == 2 and card['config']['tasks'] == ['noise15', 'noise25', 'noise50', 'rain', 'haze']
+    assert card['command'].startswith('forgetting train --out')
+    state = torch.load(ckpts / 'orig.pt', weights_only=True)
+    assert state['model_spec']['name'] == 'promptir-tiny' and state['card'] == card
+    assert json.loads((ckpts / 'nohaze.json').read_text())['config']['tasks'] == ['noise15', 'noise25', 'noise50', 'rain']
+
+
+def test_train_with_two_processes_matches_one(ckpts, tmp_path):
+    "`--nproc 2` relaunches under torchrun; same global batch -> the same weights as the single-process run."
+    ok(forgetting('train', '--out', tmp_path / 'ddp.pt', '--nproc', '2', *TINY_TRAIN))
+    one, two = (torch.load(p, weights_only=True) for p in (ckpts / 'orig.pt', tmp_path / 'ddp.pt'))
+    for k, v in one['state_dict'].items(): torch.testing.assert_close(two['state_dict'][k], v, atol=1e-5, rtol=0)
+    assert two['card']['nproc'] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ddp.json', 'ddp.pt', 'ddp.run.pt']
+
+
+def test_evaluate_prints_table_and_writes_json(ckpts, tmp_path):
+    out = ok(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'e.json', *SMALL))
+    assert '| noise50 |' in out and '| haze |' in out and '| rain |' not in out
+    saved = json.loads((tmp_path / 'e.json').read_text())
+    assert list(saved['metrics']) == ['noise50', 'haze', 'overall'] and saved['metrics']['haze']['count'] == 4
+
+
+def test_attack(ckpts, tmp_path):
+    out = ok(forgetting('attack', '--checkpoint', ckpts / 'orig.pt', '--budgets', '2', '--attack-steps', '2',
+                        '--out', tmp_path / 'a.json', *SMALL))
+    assert '2/255' in out
+    table = json.loads((tmp_path / 'a.json').read_text())['table']
+    assert {'noise50', 'haze'} <= set(table) and 'rain' not in table
+
+
+def test_unlearn_then_report(ckpts, tmp_path):
+    before = (ckpts / 'orig.pt').read_bytes()
+    out = ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', *FAST_UNLEARN))
+    assert 'forgot haze' in out and (ckpts / 'orig.pt').read_bytes() == before          # the input is untouched
+    card = json.loads((tmp_path / 'u.json').read_text())
+    assert card['forgotten'] == ['haze'] and card['tasks'] == ['noise15', 'noise25', 'noise50', 'rain']
+    out = ok(forgetting('report', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt',
+                        '--unlearned', f"acc={tmp_path / 'u.pt'}", '--out', tmp_path / 'r.json', '--figures', tmp_path / 'figs', *SMALL))
+    assert '| acc |' in out and 'forget gap' in out
+    rep = json.loads((tmp_path / 'r.json').read_text())
+    assert list(rep['rows']) == ['original', 'retrained', 'acc'] and (tmp_path / 'r.md').is_file()
+    assert sorted(p.name for p in (tmp_path / 'figs').iterdir()) == ['gain.png', 'grid.png', 'psnr.png']
+
+
+def test_demo_writes_report_and_figures_and_reruns(ckpts, tmp_path):
+    args = ['demo', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--out', tmp_path / 'demo', '--size', '32', *FAST_UNLEARN]
+    out = ok(forgetting(*args))
+    assert 'demo finished' in out and '| retrained |' in out
+    names = sorted(p.name for p in (tmp_path / 'demo').iterdir())
+    assert names == ['demo.json', 'gain.png', 'grid.png', 'psnr.png', 'report.json', 'report.md', 'unlearned-haze.json', 'unlearned-haze.pt']
+    rep = json.loads((tmp_path / 'demo' / 'report.json').read_text())
+    assert rep['forget_tasks'] == ['haze'] and 'mia_auc' in rep['rows']['original']
+    (tmp_path / 'other').mkdir(); (tmp_path / 'other' / 'mine.txt').write_text('x')
+    user_error(forgetting(*args[:5], '--out', tmp_path / 'other'), 'did not write')          # not the demo's folder
+
+
+# ---- bad input: one line on stderr, non-zero status, no traceback
+
+def test_unknown_subcommand_and_option():
+    user_error(forgetting('frobnicate'), 'invalid choice', status=2)
+    user_error(forgetting('evaluate', '--checkpoint', 'x.pt', '--bogus'), 'unrecognized arguments', status=2)
+    user_error(forgetting('train', '--out', 'x.pt', '--npr', '2'), 'unrecognized arguments', status=2)   # no prefix matching
+
+
+def test_missing_and_unreadable_paths(ckpts, tmp_path):
+    user_error(forgetting('evaluate', '--checkpoint', tmp_path / 'missing.pt'), 'checkpoint not found')
+    user_error(forgetting('evaluate', '--checkpoint', tmp_path), 'is not a file')
+    user_error(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--sots', tmp_path / 'SOTS'), 'sots_outdoor folder not found')
+    junk = tmp_path / 'junk.pt'; junk.write_bytes(b'not a checkpoint')
+    user_error(forgetting('evaluate', '--checkpoint', junk, '--model', 'promptir-tiny'), 'junk.pt')
+    if os.geteuid() != 0:
+        locked = tmp_path / 'locked.pt'; locked.write_bytes((ckpts / 'orig.pt').read_bytes()); locked.chmod(0)
+        user_error(forgetting('evaluate', '--checkpoint', locked), 'not readable')
+
+
+def test_existing_outputs_are_refused(ckpts, tmp_path):
+    (tmp_path / 'e.json').write_text('{}')
+    user_error(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'e.json', *SMALL), 'already exists', '--overwrite')
+    assert (tmp_path / 'e.json').read_text() == '{}'
+    user_error(forgetting('train', '--out', ckpts / 'orig.pt', *TINY_TRAIN), 'already exists')
+    user_error(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', ckpts / 'orig.pt', '--overwrite', *FAST_UNLEARN),
+               'would replace the input checkpoint')
+
+
+def test_forget_type_the_model_never_learned(ckpts, tmp_path):
+    user_error(forgetting('unlearn', '--checkpoint', ckpts / 'nohaze.pt', '--out', tmp_path / 'u.pt', '--forget', 'haze', *FAST_UNLEARN), 'haze')
+    assert not (tmp_path / 'u.pt').exists()
+    user_error(forgetting('report', '--original', ckpts / 'nohaze.pt', '--forget', 'haze', *SMALL), 'haze')
+
+
+def test_bad_values(ckpts, tmp_path):
+    user_error(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', '--set', 'lamb=2'), "'lamb=2'")
+    user_error(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--model', 'adair-tiny'), 'not adair-tiny')
+    user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--steps', '2', '--batch-size', '3', '--nproc', '2'), 'not divisible')
+    assert not (tmp_path / 'x.pt').exists()
