@@ -646,8 +646,20 @@ def forgetting_grid(models:dict, # name -> model (columns, in order)
         with torch.no_grad(): outs = [m.eval()(x[None].to(_device_of(m, device)))[0].cpu() for m in models.values()]
         rows += [x, *outs, y]
     grid = make_grid([r.clamp(0, 1) for r in rows], nrow=len(models) + 2, padding=2, pad_value=1)
-    if path is not None: atomic_write(path, lambda p: save_image(grid, p, format='png'), overwrite)
+    if path is not None: atomic_write(path, lambda p: _labelled(grid, ['input', *models, 'clean'], tasks).savefig(p, format='png'), overwrite)
     return grid
+
+def _labelled(grid:Tensor, columns:list, rows:list):
+    "A matplotlib figure of `grid` with column and row labels."
+    import matplotlib.pyplot as plt
+    h, w = grid.shape[1:]
+    fig, ax = plt.subplots(figsize=(1.6 * len(columns), 1.6 * len(rows) + 0.4), dpi=120)
+    ax.imshow(grid.permute(1, 2, 0).numpy())
+    ax.set_xticks([(i + 0.5) * w / len(columns) for i in range(len(columns))], columns)
+    ax.set_yticks([(i + 0.5) * h / len(rows) for i in range(len(rows))], rows)
+    ax.xaxis.tick_top(); ax.tick_params(length=0); [s.set_visible(False) for s in ax.spines.values()]
+    fig.tight_layout(); plt.close(fig)
+    return fig
 
 def plot_frontier(points:list, # dicts with name, forget_gap, retain_change (and optional group)
                   path=None, # save the figure (atomically) when given
