@@ -148,14 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     subs = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     d = _sub(subs, 'demo', 'the end-to-end demo (a few minutes on a CPU)',
              'Load the bundled original and retrained promptir-tiny models, make the original forget haze with Accurate '
-             'Forgetting (by default its accurate-synth option, the forgetting study\'s recommendation: anchors from the '
-             'forget photos re-degraded with the retained tasks, bounded ascent; --method accurate is the published recipe), evaluate all three on the bundled test photos, write figures and a markdown/JSON report. '
+             'Forgetting (by default its accurate-fast option: the published loss with one 3-step PGD anchor per forget input, '
+             'a 3x learning rate and half batches; --method accurate is the published recipe), evaluate all three on the bundled test photos, write figures and a markdown/JSON report. '
              'Re-running replaces the demo\'s own outputs in --out; a folder holding anything else is refused unless --overwrite.')
     _checkpoint(d, False, '--original', ORIGINAL, 'original model (all five tasks)')
     _checkpoint(d, False, '--retrained', RETRAINED, 'model retrained without the forgotten type (gold standard)')
     d.add_argument('--out', default='figures/demo', help='output folder')
     d.add_argument('--size', type=int, default=128, help='centre crop of the bundled test photos (multiple of 8)')
-    _unlearning(d, method='accurate-synth'); _common(d)
+    _unlearning(d, method='accurate-fast'); _common(d)
     t = _sub(subs, 'train', 'train a model on the bundled photos (the bundled checkpoints\' recipe)',
              'Train on the bundled training photos, evaluate on the bundled test photos, write the model (weights only) with '
              'a JSON card beside it. The defaults are the bundled checkpoints\' recipe: `forgetting train --out '
