@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 from fastprogress.fastprogress import progress_bar
 
 from .data import TASKS
-from .evaluate import psnr, ssim, atomic_write, model_device
+from .evaluate import psnr, ssim, atomic_write, save_json, model_device
 from .train import TrainConfig, patch_datasets, batch_for_step, make_optimizer, train_step
 
 # %% auto #0
@@ -315,8 +315,7 @@ class Robustness:
              overwrite:bool=False, # replace an existing file?
             ) -> Path:
         "Write the table as JSON, atomically."
-        text = json.dumps(self.to_dict(), indent=1)
-        return atomic_write(path, lambda p: p.write_text(text), overwrite)
+        return save_json(self.to_dict(), path, overwrite)
 
     @classmethod
     def load(cls, path:str|Path) -> Robustness:

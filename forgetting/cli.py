@@ -14,7 +14,7 @@ import forgetting
 from .data import (TASKS, TYPES, forget_retain, PatchDataset, PairedDataset, bundled_split, bundled_suite,
                              bsd68, rain100l, sots_outdoor)
 from .model import MODELS, get_model, build_model, load_weights, read_checkpoint
-from .evaluate import evaluate, plot_results, default_device, atomic_write
+from .evaluate import evaluate, plot_results, default_device, atomic_write, save_json
 from .train import TrainConfig, train_release, save_release, seed_everything
 from .attack import robustness
 from .unlearn import METHODS, UnlearnConfig, forget, forgetting_report, save_report, report_markdown, forgetting_grid
@@ -248,7 +248,7 @@ def run_forget(loaded:Loaded, args) -> tuple:
     return new, hist, ft, rt
 
 def json_dump(obj, path:Path, overwrite:bool) -> Path:
-    return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str)), overwrite)
+    return save_json(obj, path, overwrite, default=str)
 
 def say(*lines:str): print(*lines, sep='\n', flush=True)
 

@@ -14,8 +14,8 @@ from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['METRICS', 'default_device', 'model_device', 'atomic_write', 'psnr', 'ssim', 'restoration_gain', 'summarise',
-           'Results', 'evaluate', 'plot_results']
+__all__ = ['METRICS', 'default_device', 'model_device', 'atomic_write', 'save_json', 'psnr', 'ssim', 'restoration_gain',
+           'summarise', 'Results', 'evaluate', 'plot_results']
 
 # %% ../nbs/03_evaluate.ipynb #688331c6
 def default_device() -> torch.device: # `cuda` if available, else `mps` (Apple), else `cpu`
@@ -49,6 +49,16 @@ def atomic_write(path:str|Path, # the file to write
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
+
+# %% ../nbs/03_evaluate.ipynb #446903f6
+def save_json(obj, # JSON-serialisable object
+              path:str|Path, # the file to write
+              overwrite:bool=False, # replace an existing `path`?
+              default:Callable|None=None, # `json.dumps` fallback for other objects (e.g. `str`)
+             ) -> Path: # `path`
+    "Write `obj` as indented JSON with `atomic_write` (serialised first: a failure leaves nothing behind)."
+    text = json.dumps(obj, indent=1, default=default)
+    return atomic_write(path, lambda p: p.write_text(text), overwrite)
 
 # %% ../nbs/03_evaluate.ipynb #88718aa3
 def _as_pair(output:Tensor, clean:Tensor) -> tuple[Tensor, Tensor]:
@@ -157,8 +167,7 @@ class Results:
 
     def save(self, path:str|Path, overwrite:bool=False) -> Path:
         "Write JSON atomically; refuse to replace an existing file unless `overwrite`."
-        text = json.dumps(self.to_dict(), indent=1)
-        return atomic_write(path, lambda p: p.write_text(text), overwrite)
+        return save_json(self.to_dict(), path, overwrite)
 
     @classmethod
     def load(cls, path:str|Path) -> Results:

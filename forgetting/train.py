@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, DataLoader
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 from .data import TASKS, PatchDataset, Photo, bundled_split, bundled_suite
-from .evaluate import evaluate, Results, default_device, model_device, atomic_write
+from .evaluate import evaluate, Results, default_device, model_device, atomic_write, save_json
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'TrainConfig', 'lr_factor', 'patch_datasets', 'tasks_for_step', 'batch_for_step',
@@ -391,7 +391,7 @@ def save_release(path:str|Path, # the release file (.pt); the card goes to the s
         if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
     state = {'state_dict': cpu_state_dict(model), 'model_spec': model_spec(model), 'card': card}
     atomic_write(path, lambda p: torch.save(state, p), overwrite)
-    atomic_write(card_path, lambda p: p.write_text(json.dumps(card, indent=1)), overwrite)
+    save_json(card, card_path, overwrite)
     return path
 
 # %% ../nbs/02_train.ipynb #5960a31e
