@@ -50,7 +50,7 @@ def atomic_write(path:str|Path, # the file to write
     finally: tmp.unlink(missing_ok=True)
     return path
 
-# %% ../nbs/03_evaluate.ipynb #446903f6
+# %% ../nbs/03_evaluate.ipynb #f35903d9
 def save_json(obj, # JSON-serialisable object
               path:str|Path, # the file to write
               overwrite:bool=False, # replace an existing `path`?
