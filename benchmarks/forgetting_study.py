@@ -218,9 +218,9 @@ def study(args):
     lines = ['', '## Targets (forget gap <= 1.0 dB, retain change >= -0.3 dB, cost <= 5% of retraining)', '',
              'Cost is judged on the compute column (image forward+backward passes of the unlearning run, including adversarial',
              'example generation, importance and forget-gain checks, over the passes of retraining = steps x batch): the',
-             'machine-independent measure and the primary one here. Wall-clock times were measured on a 2-core machine shared',
-             'with other jobs (the test suite and a second study process), at the lowest CPU priority, so they are inflated; the',
-             'retraining time they are divided by was measured under load too.', '',
+             'machine-independent measure and the primary one here. Wall-clock times (one thread per process) depend on the',
+             'machine and its load, for the unlearning runs and for the retraining time they are divided by (the note at the top',
+             'says how they were measured).', '',
              '| model | group | forget gap | retain change | ' + ' | '.join(f'd {t}' for t in retain_tasks) +
              ' | compute % (image passes) | wall % | steps | targets met (gap / retain / compute) | meets all |',
              '|---|---|---|---|' + '---|' * len(retain_tasks) + '---|---|---|---|---|']

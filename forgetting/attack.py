@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 from fastprogress.fastprogress import progress_bar
 
 from .data import TASKS
-from .evaluate import psnr, ssim, atomic_write, save_json, model_device
+from .evaluate import psnr, ssim, atomic_write, save_json, json_safe, model_device
 from .train import TrainConfig, patch_datasets, batch_for_step, make_optimizer, train_step
 
 # %% auto #0
@@ -268,13 +268,6 @@ def _summarise_robustness(images:list[dict], budgets:list[str], tasks:list[str])
                             'count': len(images)} for b in ['clean', *budgets]}
     return table
 
-def _json_safe(obj):
-    "Copy of nested dicts/lists with non-finite floats as the strings 'inf', '-inf', 'nan' (JSON has no infinity)."
-    if isinstance(obj, dict): return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj): return str(obj)
-    return obj
-
 class Robustness:
     "Per-task, per-budget PSNR/SSIM of attacked outputs (from `robustness`), with per-image rows."
     def __init__(self,
@@ -309,7 +302,7 @@ class Robustness:
     def to_dict(self) -> dict:
         "Plain-Python copy: budgets, labels, per-task table, per-image rows, meta (JSON-safe: inf -> 'inf')."
         d = dict(budgets=self.budgets, labels=self.labels, tasks=self.tasks, table=self.table, images=self.images, meta=self.meta)
-        return _json_safe(d)
+        return json_safe(d)
 
     def save(self, path:str|Path, # JSON file to write
              overwrite:bool=False, # replace an existing file?

@@ -15,7 +15,7 @@ from .data import (TASKS, TYPES, forget_retain, PatchDataset, PairedDataset, bun
                              bsd68, rain100l, sots_outdoor)
 from .model import MODELS, get_model, build_model, load_weights, read_checkpoint
 from .evaluate import evaluate, plot_results, default_device, atomic_write, save_json
-from .train import TrainConfig, train_release, save_release, seed_everything
+from .train import TrainConfig, RELEASE_RECIPE, train_release, save_release, seed_everything
 from .attack import robustness
 from .unlearn import METHODS, UnlearnConfig, forget, forgetting_report, save_report, report_markdown, forgetting_grid
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, train_ddp
@@ -162,15 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
              'data/checkpoints/promptir-tiny-original.pt` reproduces the original; add --tasks noise15 noise25 noise50 rain '
              'for the retrained one. Rerun the same command to resume an interrupted run. --nproc N trains with N processes '
              '(DDP through torchrun; the global batch stays --batch-size).')
-    cfg = TrainConfig()
+    r = RELEASE_RECIPE
     t.add_argument('--out', required=True, help='model file (.pt); the card goes beside it (.json)')
     t.add_argument('--model', choices=list(MODELS), default='promptir-tiny', help='architecture')
     t.add_argument('--tasks', nargs='+', choices=list(TASKS), default=list(TASKS), metavar='TASK', help='training tasks')
-    t.add_argument('--steps', type=int, default=2000, help='optimiser steps')
-    t.add_argument('--batch-size', type=int, default=8, help='global batch (split over --nproc processes)')
-    t.add_argument('--patch-size', type=int, default=cfg.patch_size, help='side of the training patches')
-    t.add_argument('--lr', type=float, default=1e-3, help='peak learning rate (AdamW; warm-up then cosine)')
-    t.add_argument('--grad-clip', type=float, default=1.0, help='gradient-norm clipping (0: none)')
+    t.add_argument('--steps', type=int, default=r['steps'], help='optimiser steps')
+    t.add_argument('--batch-size', type=int, default=r['batch_size'], help='global batch (split over --nproc processes)')
+    t.add_argument('--patch-size', type=int, default=r['patch_size'], help='side of the training patches')
+    t.add_argument('--lr', type=float, default=r['lr'], help='peak learning rate (AdamW; warm-up then cosine)')
+    t.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
     t.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20; 0 = at the end)')
     t.add_argument('--save-every', type=int, default=500, help='training-checkpoint interval')
     t.add_argument('--suite-size', type=int, default=128, help='centre crop of the bundled test photos')

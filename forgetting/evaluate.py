@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_evaluate.ipynb #d18b7a0c
 from __future__ import annotations
-import json, os, time
+import json, math, os, time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 import numpy as np, torch
@@ -14,8 +15,8 @@ from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['METRICS', 'default_device', 'model_device', 'atomic_write', 'save_json', 'psnr', 'ssim', 'restoration_gain',
-           'summarise', 'Results', 'evaluate', 'plot_results']
+__all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'atomic_write', 'json_safe', 'from_json_safe', 'save_json',
+           'load_json', 'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'evaluate', 'plot_results']
 
 # %% ../nbs/03_evaluate.ipynb #688331c6
 def default_device() -> torch.device: # `cuda` if available, else `mps` (Apple), else `cpu`
@@ -51,14 +52,34 @@ def atomic_write(path:str|Path, # the file to write
     return path
 
 # %% ../nbs/03_evaluate.ipynb #f35903d9
-def save_json(obj, # JSON-serialisable object
+NON_FINITE = ('inf', '-inf', 'nan') # how non-finite floats are written: JSON has no infinity
+
+def json_safe(obj):
+    "Copy of nested dicts/lists/tuples for strict JSON: non-finite floats as 'inf', '-inf', 'nan'; tensors and arrays as lists."
+    if isinstance(obj, Mapping): return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
+    if isinstance(obj, (Tensor, np.ndarray, np.generic)): return json_safe(np.asarray(obj.detach().cpu() if isinstance(obj, Tensor) else obj).tolist())
+    if isinstance(obj, float) and not math.isfinite(obj): return str(obj)
+    return obj
+
+def from_json_safe(obj):
+    "Inverse of `json_safe` for numbers: the strings 'inf', '-inf', 'nan' back to floats."
+    if isinstance(obj, dict): return {k: from_json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list): return [from_json_safe(v) for v in obj]
+    return float(obj) if isinstance(obj, str) and obj in NON_FINITE else obj
+
+def save_json(obj, # JSON-serialisable object (non-finite floats, tensors and arrays are converted by `json_safe`)
               path:str|Path, # the file to write
               overwrite:bool=False, # replace an existing `path`?
               default:Callable|None=None, # `json.dumps` fallback for other objects (e.g. `str`)
              ) -> Path: # `path`
-    "Write `obj` as indented JSON with `atomic_write` (serialised first: a failure leaves nothing behind)."
-    text = json.dumps(obj, indent=1, default=default)
+    "Write `obj` as indented, strict JSON with `atomic_write` (serialised first: a failure leaves nothing behind)."
+    text = json.dumps(json_safe(obj), indent=1, default=default, allow_nan=False)
     return atomic_write(path, lambda p: p.write_text(text), overwrite)
+
+def load_json(path:str|Path) -> object:
+    "Read a file written by `save_json`, with 'inf', '-inf', 'nan' as floats again."
+    return from_json_safe(json.loads(Path(path).read_text()))
 
 # %% ../nbs/03_evaluate.ipynb #88718aa3
 def _as_pair(output:Tensor, clean:Tensor) -> tuple[Tensor, Tensor]:
@@ -174,7 +195,7 @@ class Results:
         "Read a `Results` written by `save`."
         path = Path(path)
         if not path.is_file(): raise FileNotFoundError(f"no results file at {path}")
-        d = json.loads(path.read_text())
+        d = load_json(path)
         if not isinstance(d, dict) or 'metrics' not in d: raise ValueError(f"{path} is not a saved Results (no 'metrics' key)")
         return cls(d['metrics'], d.get('images'), d.get('meta'))
 

@@ -19,10 +19,11 @@ from .data import TASKS, PatchDataset, Photo, bundled_split, bundled_suite
 from .evaluate import evaluate, Results, default_device, model_device, atomic_write, save_json
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'TrainConfig', 'lr_factor', 'patch_datasets', 'tasks_for_step', 'batch_for_step',
-           'StepBatches', 'step_loader', 'resolve_device', 'make_optimizer', 'train_step', 'model_spec',
-           'cpu_state_dict', 'rng_state', 'set_rng_state', 'seed_everything', 'save_checkpoint', 'load_checkpoint',
-           'load_model_state', 'train', 'plot_history', 'save_release', 'train_release', 'main', 'default_device']
+__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'TrainConfig', 'lr_factor', 'patch_datasets', 'tasks_for_step',
+           'batch_for_step', 'StepBatches', 'step_loader', 'resolve_device', 'make_optimizer', 'train_step',
+           'model_spec', 'cpu_state_dict', 'rng_state', 'set_rng_state', 'seed_everything', 'save_checkpoint',
+           'load_checkpoint', 'load_model_state', 'train', 'plot_history', 'save_release', 'train_release', 'main',
+           'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -376,6 +377,10 @@ def plot_history(history:dict, # from `train`
         atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip('.') or 'png', dpi=150), overwrite)
     return fig
 
+# %% ../nbs/02_train.ipynb #69fe7509
+RELEASE_RECIPE = dict(steps=2000, batch_size=8, patch_size=64, lr=1e-3, grad_clip=1.0, seed=0)  # the bundled checkpoints' recipe (see their cards)
+
+
 # %% ../nbs/02_train.ipynb #20b614c4
 def save_release(path:str|Path, # the release file (.pt); the card goes to the same name with .json
                  model:nn.Module,
@@ -414,8 +419,8 @@ def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:R
 def train_release(make_model:Callable[[], nn.Module], # builds the untrained model, e.g. `partial(get_model, 'promptir-tiny')`
                   out_path:str|Path, # release file (.pt); its card is written beside it (.json)
                   tasks:list[str]|None=None, # training tasks; None = all `TASKS`
-                  steps:int=4000, # optimiser steps
-                  seed:int=0, # seeds the model's initialisation and the run
+                  steps:int|None=None, # optimiser steps; None = `RELEASE_RECIPE`'s
+                  seed:int|None=None, # seeds the model's initialisation and the run; None = `RELEASE_RECIPE`'s
                   name:str|None=None, # name on the card; default: the file's stem
                   suite_size:int=128, # centre crop of the bundled test suite (all five tasks)
                   run_path:str|Path|None=None, # resumable training checkpoint; default: `<out>.run.pt` beside it
@@ -425,18 +430,19 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
                   progress:bool=True,
                   stop_at:int|None=None, # end this session after that many steps (rerun to continue)
                   extra:dict|None=None, # more card entries (e.g. the command that made it)
-                  **config_kw, # further `TrainConfig` fields; `val_every` defaults to steps/20
+                  **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` defaults to steps/20
                  ) -> dict|None: # the card, or None when stopped early by `stop_at`
     "Train a release model on the bundled train photos, evaluate it on the bundled test suite, write it + its card."
     out = Path(out_path)
     for p in [out, out.with_suffix('.json')] + ([Path(figure)] if figure else []):
         if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
-    config_kw.setdefault('val_every', max(1, steps // 20))
-    config = TrainConfig(steps=steps, tasks=list(tasks or TASKS), seed=seed, **config_kw)
+    recipe = {**RELEASE_RECIPE, **config_kw, **{k: v for k, v in dict(steps=steps, seed=seed).items() if v is not None}}
+    recipe.setdefault('val_every', max(1, recipe['steps'] // 20))
+    config = TrainConfig(tasks=list(tasks or TASKS), **recipe)
     run = Path(run_path) if run_path is not None else out.with_suffix('.run.pt')
     train_photos, test_photos = bundled_split()
     suite = bundled_suite('test', size=suite_size)
-    seed_everything(seed)
+    seed_everything(config.seed)
     model = make_model()
     history = train(model, train_photos, config, val_suite=suite, checkpoint=run, overwrite=overwrite,
                     resume=run if resume and run.exists() else None, progress=progress, stop_at=stop_at)
@@ -449,22 +455,23 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
 
 # %% ../nbs/02_train.ipynb #0e6ad407
 def _parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
+    d, r = TrainConfig(), RELEASE_RECIPE
     p = argparse.ArgumentParser(prog='python -m forgetting.train', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description='Train a release model on the bundled photos, evaluate it on the bundled test suite, '
-                    'and write it (weights only) with a JSON card. Rerun the same command to resume an interrupted run.')
+                    'and write it (weights only) with a JSON card. The defaults are the bundled checkpoints\' recipe '
+                    '(RELEASE_RECIPE). Rerun the same command to resume an interrupted run.')
     p.add_argument('--model', default='promptir-tiny', help='architecture, a name for forgetting.model.get_model')
     p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
     p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=list(TASKS), metavar='TASK', help=f'training tasks of {list(TASKS)}')
-    p.add_argument('--steps', type=int, default=d.steps)
-    p.add_argument('--seed', type=int, default=d.seed)
-    p.add_argument('--batch-size', type=int, default=d.batch_size)
-    p.add_argument('--patch-size', type=int, default=d.patch_size)
-    p.add_argument('--lr', type=float, default=d.lr)
+    p.add_argument('--steps', type=int, default=r['steps'])
+    p.add_argument('--seed', type=int, default=r['seed'])
+    p.add_argument('--batch-size', type=int, default=r['batch_size'])
+    p.add_argument('--patch-size', type=int, default=r['patch_size'])
+    p.add_argument('--lr', type=float, default=r['lr'])
     p.add_argument('--min-lr', type=float, default=d.min_lr)
     p.add_argument('--warmup', type=int, default=None, help='warm-up steps (default: 5%% of steps)')
     p.add_argument('--weight-decay', type=float, default=d.weight_decay)
-    p.add_argument('--grad-clip', type=float, default=None)
+    p.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
     p.add_argument('--no-balance', action='store_true', help='draw tasks at random instead of balancing each batch')
     p.add_argument('--device', default=d.device)
     p.add_argument('--no-amp', action='store_true', help='full precision on CUDA')
@@ -491,7 +498,7 @@ def main(argv:list[str]|None=None, # arguments (default: `sys.argv[1:]`)
     if get_model is None: p.error("no model builder given (run `python -m forgetting.train`)")
     args = sys.argv[1:] if argv is None else argv
     cfg = dict(batch_size=a.batch_size, patch_size=a.patch_size, lr=a.lr, min_lr=a.min_lr, warmup=a.warmup,
-               weight_decay=a.weight_decay, grad_clip=a.grad_clip, balance=not a.no_balance, device=a.device,
+               weight_decay=a.weight_decay, grad_clip=a.grad_clip or None, balance=not a.no_balance, device=a.device,
                amp=not a.no_amp, save_every=a.save_every, num_workers=a.num_workers)
     if a.val_every is not None: cfg['val_every'] = a.val_every
     card = train_release(lambda: get_model(a.model), a.out, a.tasks, a.steps, a.seed, suite_size=a.suite_size,

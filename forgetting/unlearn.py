@@ -12,7 +12,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 from fastprogress.fastprogress import progress_bar
 from .data import TASKS, task_type, degrade
-from .evaluate import evaluate, psnr, model_device, atomic_write, plot_results
+from .evaluate import evaluate, psnr, model_device, atomic_write, save_json, plot_results
 from .attack import pgd
 from .train import train, TrainConfig
 
@@ -616,11 +616,10 @@ def report_markdown(report:dict) -> str:
         lines.append(f'| {k} | ' + ' | '.join(f"{r['tasks'][t]['psnr']:.2f} ({r['tasks'][t]['gain']:+.2f})" for t in tasks) + ' |')
     return '\n'.join(lines) + '\n'
 
-def _jsonable(o):
-    if isinstance(o, dict): return {k: _jsonable(v) for k, v in o.items() if k != 'results'}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
-    if isinstance(o, float) and not math.isfinite(o): return None
-    if isinstance(o, (Tensor, np.ndarray, np.generic)): return _jsonable(np.asarray(o).tolist())
+def _without_results(o):
+    "The report without its in-memory `Results` objects (their numbers are in the rows)."
+    if isinstance(o, dict): return {k: _without_results(v) for k, v in o.items() if k != 'results'}
+    if isinstance(o, (list, tuple)): return [_without_results(v) for v in o]
     return o
 
 def save_report(report:dict, # from `forgetting_report` (may carry extra keys, e.g. 'frontier')
@@ -628,9 +627,8 @@ def save_report(report:dict, # from `forgetting_report` (may carry extra keys, e
                 overwrite:bool=False,
                ) -> tuple: # (json path, md path)
     "Save a report as JSON and markdown, atomically."
-    path, text, md = Path(path), json.dumps(_jsonable(report), indent=1), report_markdown(report)
-    return (atomic_write(path, lambda p: p.write_text(text), overwrite),
-            atomic_write(path.with_suffix('.md'), lambda p: p.write_text(md), overwrite))
+    path, md = Path(path), report_markdown(report)
+    return save_json(_without_results(report), path, overwrite), atomic_write(path.with_suffix('.md'), lambda p: p.write_text(md), overwrite)
 
 # %% ../nbs/05_unlearn.ipynb #6e2f4408
 def forgetting_grid(models:dict, # name -> model (columns, in order)
@@ -671,13 +669,16 @@ def plot_frontier(points:list, # dicts with name, forget_gap, retain_change (and
                  ):
     "Scatter forget gap vs retain change for every method/setting; the target region is shaded."
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 5))
-    groups = sorted({p.get('group', p['name']) for p in points})
+    fig, (ax, key) = plt.subplots(1, 2, figsize=(11, 5.5), gridspec_kw=dict(width_ratios=(3, 1.4)))
+    shown = [p for p in points if p['forget_gap'] is not None]
+    groups = sorted({p.get('group', p['name']) for p in shown})
     cmap = plt.get_cmap('tab10')
-    for i, g in enumerate(groups):
-        ps = [p for p in points if p.get('group', p['name']) == g and p['forget_gap'] is not None]
-        ax.scatter([p['forget_gap'] for p in ps], [p['retain_change'] for p in ps], color=cmap(i % 10), label=g)
-        for p in ps: ax.annotate(p['name'], (p['forget_gap'], p['retain_change']), fontsize=7, xytext=(3, 3), textcoords='offset points')
+    for i, g in enumerate(groups):   # points are numbered; the key beside the plot names them (names would overlap)
+        ps = [(n, p) for n, p in enumerate(shown, 1) if p.get('group', p['name']) == g]
+        ax.scatter([p['forget_gap'] for _, p in ps], [p['retain_change'] for _, p in ps], color=cmap(i % 10), label=g)
+        for n, p in ps: ax.annotate(str(n), (p['forget_gap'], p['retain_change']), fontsize=7, xytext=(3, 3), textcoords='offset points')
+    key.axis('off')
+    key.text(0, 1, '\n'.join(f"{n:>2}. {p['name']}" for n, p in enumerate(shown, 1)), va='top', fontsize=7, transform=key.transAxes)
     ax.axhline(retain_target, ls='--', c='grey'); ax.axvline(gap_target, ls='--', c='grey')
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     ax.fill_between([min(x0, 0), gap_target], retain_target, max(y1, retain_target + 0.1), color='green', alpha=0.08, label='target region')

@@ -126,3 +126,13 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     def fail(t): t.write_text('partial'); raise OSError('boom')
     with pytest.raises(OSError, match='boom'): atomic_write(p, fail)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_infinite_psnr_is_written_as_strict_json_and_read_back(tmp_path):
+    "A perfect output has PSNR +inf: the file must still be standard JSON (no `Infinity`), and load as inf again."
+    clean = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    r = evaluate(nn.Identity(), [(clean, clean, 'rain')], progress=False)
+    assert r['rain']['psnr'] == float('inf')
+    text = r.save(tmp_path / 'r.json').read_text()
+    assert 'Infinity' not in text and json.loads(text)['metrics']['rain']['psnr'] == 'inf'
+    assert Results.load(tmp_path / 'r.json')['rain']['psnr'] == float('inf')
