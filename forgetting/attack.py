@@ -18,7 +18,7 @@ from torchvision.utils import make_grid
 from fastprogress.fastprogress import progress_bar
 
 from .data import TASKS
-from .evaluate import psnr, ssim, atomic_write, save_json, json_safe, model_device
+from .evaluate import psnr, ssim, atomic_write, save_json, load_json, json_safe, model_device
 from .train import TrainConfig, patch_datasets, batch_for_step, make_optimizer, train_step
 
 # %% auto #0
@@ -313,13 +313,10 @@ class Robustness:
     @classmethod
     def load(cls, path:str|Path) -> Robustness:
         "Read a table written by `save`."
-        path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f"no robustness file at {path}")
-        d = json.loads(path.read_text())
+        d = load_json(path, 'robustness')   # 'inf' (an unattacked perfect output) comes back as a float
         missing = {'images', 'budgets', 'meta'} - set(d) if isinstance(d, dict) else {'images', 'budgets', 'meta'}
         if missing: raise ValueError(f"{path} is not a saved Robustness table (missing {sorted(missing)})")
-        images = [{k: ({m: float(x) for m, x in v.items()} if isinstance(v, dict) else v) for k, v in r.items()} for r in d['images']]
-        return cls(images, d['budgets'], d['meta'], d.get('tasks'))
+        return cls(d['images'], d['budgets'], d['meta'], d.get('tasks'))
 
 # %% ../nbs/04_attack.ipynb #97dd5c38
 def _task_batches(suite, batch_size:int) -> list[list[tuple]]:

@@ -77,9 +77,13 @@ def save_json(obj, # JSON-serialisable object (non-finite floats, tensors and ar
     text = json.dumps(json_safe(obj), indent=1, default=default, allow_nan=False)
     return atomic_write(path, lambda p: p.write_text(text), overwrite)
 
-def load_json(path:str|Path) -> object:
+def load_json(path:str|Path, # a file written by `save_json`
+              what:str='JSON', # what the file should hold, for the error when it is missing
+             ) -> object:
     "Read a file written by `save_json`, with 'inf', '-inf', 'nan' as floats again."
-    return from_json_safe(json.loads(Path(path).read_text()))
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"no {what} file at {path}")
+    return from_json_safe(json.loads(path.read_text()))
 
 # %% ../nbs/03_evaluate.ipynb #88718aa3
 def _as_pair(output:Tensor, clean:Tensor) -> tuple[Tensor, Tensor]:
@@ -193,9 +197,7 @@ class Results:
     @classmethod
     def load(cls, path:str|Path) -> Results:
         "Read a `Results` written by `save`."
-        path = Path(path)
-        if not path.is_file(): raise FileNotFoundError(f"no results file at {path}")
-        d = load_json(path)
+        d = load_json(path, 'results')
         if not isinstance(d, dict) or 'metrics' not in d: raise ValueError(f"{path} is not a saved Results (no 'metrics' key)")
         return cls(d['metrics'], d.get('images'), d.get('meta'))
 

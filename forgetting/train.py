@@ -419,8 +419,8 @@ def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:R
 def train_release(make_model:Callable[[], nn.Module], # builds the untrained model, e.g. `partial(get_model, 'promptir-tiny')`
                   out_path:str|Path, # release file (.pt); its card is written beside it (.json)
                   tasks:list[str]|None=None, # training tasks; None = all `TASKS`
-                  steps:int|None=None, # optimiser steps; None = `RELEASE_RECIPE`'s
-                  seed:int|None=None, # seeds the model's initialisation and the run; None = `RELEASE_RECIPE`'s
+                  steps:int=RELEASE_RECIPE['steps'], # optimiser steps
+                  seed:int=RELEASE_RECIPE['seed'], # seeds the model's initialisation and the run
                   name:str|None=None, # name on the card; default: the file's stem
                   suite_size:int=128, # centre crop of the bundled test suite (all five tasks)
                   run_path:str|Path|None=None, # resumable training checkpoint; default: `<out>.run.pt` beside it
@@ -436,13 +436,13 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
     out = Path(out_path)
     for p in [out, out.with_suffix('.json')] + ([Path(figure)] if figure else []):
         if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
-    recipe = {**RELEASE_RECIPE, **config_kw, **{k: v for k, v in dict(steps=steps, seed=seed).items() if v is not None}}
-    recipe.setdefault('val_every', max(1, recipe['steps'] // 20))
+    recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
+    recipe.setdefault('val_every', max(1, steps // 20))
     config = TrainConfig(tasks=list(tasks or TASKS), **recipe)
     run = Path(run_path) if run_path is not None else out.with_suffix('.run.pt')
     train_photos, test_photos = bundled_split()
     suite = bundled_suite('test', size=suite_size)
-    seed_everything(config.seed)
+    seed_everything(seed)
     model = make_model()
     history = train(model, train_photos, config, val_suite=suite, checkpoint=run, overwrite=overwrite,
                     resume=run if resume and run.exists() else None, progress=progress, stop_at=stop_at)
