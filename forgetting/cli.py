@@ -15,10 +15,11 @@ from .data import (TASKS, TYPES, forget_retain, PatchDataset, PairedDataset, bun
                              bsd68, rain100l, sots_outdoor)
 from .model import MODELS, get_model, build_model, load_weights, read_checkpoint
 from .evaluate import evaluate, plot_results, default_device, atomic_write, save_json
-from .train import TrainConfig, RELEASE_RECIPE, train_release, save_release, seed_everything
+from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release,
+                              seed_everything)
 from .attack import robustness
 from .unlearn import METHODS, UnlearnConfig, forget, forgetting_report, save_report, report_markdown, forgetting_grid
-from .distributed import launch, launched_by_torchrun, process_group, rank_info, train_ddp
+from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device, train_ddp
 
 # %% auto #0
 __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'USER_ERRORS', 'COMMANDS', 'DEMO_MARK', 'bundled_path', 'readable', 'writable',
@@ -160,24 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
              'Train on the bundled training photos, evaluate on the bundled test photos, write the model (weights only) with '
              'a JSON card beside it. The defaults are the bundled checkpoints\' recipe: `forgetting train --out '
              'data/checkpoints/promptir-tiny-original.pt` reproduces the original; add --tasks noise15 noise25 noise50 rain '
-             'for the retrained one. Rerun the same command to resume an interrupted run. --nproc N trains with N processes '
+             'for the retrained one. Rerun the same command to resume an interrupted run (the options are those of '
+             '`python -m forgetting.train`). --nproc N trains with N processes '
              '(DDP through torchrun; the global batch stays --batch-size).')
-    r = RELEASE_RECIPE
-    t.add_argument('--out', required=True, help='model file (.pt); the card goes beside it (.json)')
-    t.add_argument('--model', choices=list(MODELS), default='promptir-tiny', help='architecture')
-    t.add_argument('--tasks', nargs='+', choices=list(TASKS), default=list(TASKS), metavar='TASK', help='training tasks')
-    t.add_argument('--steps', type=int, default=r['steps'], help='optimiser steps')
-    t.add_argument('--batch-size', type=int, default=r['batch_size'], help='global batch (split over --nproc processes)')
-    t.add_argument('--patch-size', type=int, default=r['patch_size'], help='side of the training patches')
-    t.add_argument('--lr', type=float, default=r['lr'], help='peak learning rate (AdamW; warm-up then cosine)')
-    t.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
-    t.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20; 0 = at the end)')
-    t.add_argument('--save-every', type=int, default=500, help='training-checkpoint interval')
-    t.add_argument('--suite-size', type=int, default=128, help='centre crop of the bundled test photos')
-    t.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
-    t.add_argument('--figure', default=None, help='write the training curve here (PNG)')
+    add_release_args(t, list(MODELS))
     t.add_argument('--nproc', type=int, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
-    _common(t)
     e = _sub(subs, 'evaluate', 'score a checkpoint (PSNR, SSIM, restoration gain per task)',
              'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
     _checkpoint(e); _model(e); _data(e)
@@ -194,9 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(a)
     u = _sub(subs, 'unlearn', 'make a checkpoint forget a degradation type; writes a NEW checkpoint',
              'Run forgetting.unlearn.forget on a checkpoint (the input file is never modified) and write the unlearned '
-             'model with a JSON card (method, config, history) to --out.')
+             'model with a JSON card (method, config, history) to --out. --nproc N splits every batch (and the adversarial '
+             'examples and MAS importance) over N processes (torchrun; batch sizes must divide by N).')
     _checkpoint(u); _model(u)
     u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
+    u.add_argument('--nproc', type=int, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
     _unlearning(u); _common(u)
     r = _sub(subs, 'report', 'the forgetting report of original, retrained and unlearned checkpoints',
              'Per-task PSNR/SSIM/gain, forget gap, retain change, output PSNR vs retrained, membership-inference AUC.')
@@ -238,13 +228,13 @@ def retain_set(tasks:list, args):
     if args.method == 'retrain': return bundled_split()[0]
     return PatchDataset(bundled_split()[0], tasks, patch_size=args.patch_size, length=args.forget_size, seed=args.seed + 2)
 
-def run_forget(loaded:Loaded, args) -> tuple:
+def run_forget(loaded:Loaded, args, distributed:bool=False) -> tuple:
     "Forget `args.forget` in `loaded.model`: (new model, history, forget tasks, retain tasks)."
     ft, rt = forget_retain(args.forget, loaded.tasks)
     kw = unlearn_overrides(args)
     if args.method == 'retrain': kw.setdefault('retain_tasks', tuple(rt)); kw.setdefault('patch_size', args.patch_size)
     new, hist = forget(loaded.model, forget_set(ft, args), retain_set=retain_set(rt, args), trained_tasks=loaded.tasks,
-                       progress=not args.quiet, method=args.method, **kw)
+                       progress=not args.quiet, method=args.method, distributed=distributed, **kw)
     return new, hist, ft, rt
 
 def json_dump(obj, path:Path, overwrite:bool) -> Path:
@@ -263,33 +253,29 @@ def _without(argv:list[str], flag:str) -> list[str]:
         out.append(a)
     return out
 
-def _train_kwargs(args) -> dict:
-    return dict(batch_size=args.batch_size, patch_size=args.patch_size, lr=args.lr, grad_clip=args.grad_clip or None,
-                device=args.device, save_every=args.save_every,
-                val_every=max(1, args.steps // 20) if args.val_every is None else args.val_every)
-
 @command
 def cmd_train(args, argv:list[str]) -> int:
-    out = Path(args.out)
+    config, run = release_options(args)
+    out = run['out_path']
     for p in [out, out.with_suffix('.json')] + ([Path(args.figure)] if args.figure else []): writable(p, args.overwrite)
     if args.nproc < 1: raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
     if args.batch_size % args.nproc: raise ValueError(f"--batch-size {args.batch_size} is not divisible by --nproc {args.nproc}")
+    if args.nproc > 1 and args.stop_at: raise ValueError("--stop-at works with one process; a multi-process run resumes from --run")
     if args.nproc > 1 and not launched_by_torchrun():
         say(f"launching {args.nproc} processes (torchrun)")
         return launch(args.nproc, ['train', *_without(argv, '--nproc')], module='forgetting.cli').returncode
-    kw, run = _train_kwargs(args), Path(args.run) if args.run else out.with_suffix('.run.pt')
     world = rank_info().world_size if launched_by_torchrun() else 1
     command = 'forgetting train ' + ' '.join(map(shlex.quote, argv + (['--nproc', str(world)] if world > 1 else [])))
     if launched_by_torchrun():
         with process_group(args.device) as info:
             seed_everything(args.seed); model = get_model(args.model)
-            config = TrainConfig(steps=args.steps, tasks=args.tasks, seed=args.seed, **kw)
-            train_ddp(model, bundled_split()[0], config, bundled_suite('test', size=args.suite_size), checkpoint=run,
-                      resume=run if run.exists() else None, overwrite=args.overwrite, progress=not args.quiet)
+            train_ddp(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size),
+                      checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
+                      overwrite=args.overwrite, progress=not args.quiet)
         if info.rank != 0: return 0
-    card = train_release(lambda: get_model(args.model), out, args.tasks, args.steps, args.seed, suite_size=args.suite_size,
-                         run_path=run, resume=True, figure=args.figure, overwrite=args.overwrite, progress=not args.quiet,
-                         extra={'command': command, 'nproc': world}, **kw)
+        run['resume'] = True                     # rank 0 reads the finished run back, evaluates it and writes the release
+    card = train_release(lambda: get_model(args.model), **config, **run, extra={'command': command, 'nproc': world})
+    if card is None: say(f"stopped at step {args.stop_at}; rerun the same command (without --stop-at) to continue"); return 0
     from forgetting.evaluate import Results
     say(f"wrote {out} and {out.with_suffix('.json')} ({card['seconds']:.0f} s of training)", '', Results(card['metrics']).markdown())
     return 0
@@ -372,9 +358,21 @@ def cmd_unlearn(args, argv) -> int:
         raise ValueError(f"--out {out} would replace the input checkpoint {src}: choose a new path")
     for p in (out, out.with_suffix('.json')): writable(p, args.overwrite)
     if out.suffix == '.json': raise ValueError(f"--out {out} must not end in .json (the card goes there)")
-    loaded = load_model(src, args.model, device_of(args))
-    new, hist, ft, rt = run_forget(loaded, args)
-    card = unlearned_card(loaded, hist, ft, rt, 'forgetting unlearn ' + ' '.join(map(shlex.quote, argv)))
+    if args.nproc < 1: raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and not launched_by_torchrun():
+        say(f"launching {args.nproc} processes (torchrun)")
+        return launch(args.nproc, ['unlearn', *_without(argv, '--nproc')], module='forgetting.cli').returncode
+    world = rank_info().world_size if launched_by_torchrun() else 1
+    if world > 1:
+        with process_group(args.device) as info:
+            loaded = load_model(src, args.model, rank_device(args.device, info.local_rank))
+            new, hist, ft, rt = run_forget(loaded, args, distributed=True)
+        if info.rank != 0: return 0
+    else:
+        loaded = load_model(src, args.model, device_of(args))
+        new, hist, ft, rt = run_forget(loaded, args)
+    command = 'forgetting unlearn ' + ' '.join(map(shlex.quote, argv + (['--nproc', str(world)] if world > 1 else [])))
+    card = unlearned_card(loaded, hist, ft, rt, command)
     save_release(out, new, card, overwrite=args.overwrite)
     rows = [f"| {e['step']} | {e['forget_gain']:.2f} |" for e in hist['evals']]
     say(f"{args.method}: forgot {', '.join(ft)} in {hist['seconds']:.1f} s ({hist['stop_reason']}, step {hist['stop_step']})", '',

@@ -15,15 +15,16 @@ from torch import nn, Tensor
 from torch.utils.data import Dataset, DataLoader
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
-from .data import TASKS, PatchDataset, Photo, bundled_split, bundled_suite
-from .evaluate import evaluate, Results, default_device, model_device, atomic_write, save_json
+from .data import TASKS, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain
+from .evaluate import evaluate, Results, default_device, model_device, atomic_write, save_json, load_json
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'TrainConfig', 'lr_factor', 'patch_datasets', 'tasks_for_step',
-           'batch_for_step', 'StepBatches', 'step_loader', 'resolve_device', 'make_optimizer', 'train_step',
-           'model_spec', 'cpu_state_dict', 'rng_state', 'set_rng_state', 'seed_everything', 'save_checkpoint',
-           'load_checkpoint', 'load_model_state', 'train', 'plot_history', 'save_release', 'train_release', 'main',
-           'default_device']
+__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'lr_factor', 'patch_datasets',
+           'tasks_for_step', 'batch_for_step', 'StepBatches', 'step_loader', 'resolve_device', 'make_optimizer',
+           'train_step', 'model_spec', 'cpu_state_dict', 'rng_state', 'set_rng_state', 'seed_everything',
+           'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train', 'plot_history', 'release_config',
+           'save_release', 'train_release', 'release_bars', 'bars_markdown', 'add_release_args', 'release_options',
+           'main', 'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -381,6 +382,17 @@ def plot_history(history:dict, # from `train`
 RELEASE_RECIPE = dict(steps=2000, batch_size=8, patch_size=64, lr=1e-3, grad_clip=1.0, seed=0)  # the bundled checkpoints' recipe (see their cards)
 
 
+# %% ../nbs/02_train.ipynb #21106de0
+def release_config(tasks:list[str]|None=None, # training tasks; None = all `TASKS`
+                   steps:int=RELEASE_RECIPE['steps'], # optimiser steps
+                   seed:int=RELEASE_RECIPE['seed'], # seeds the model's initialisation and the run
+                   **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` defaults to steps/20
+                  ) -> TrainConfig:
+    "The `TrainConfig` of a release run: `RELEASE_RECIPE` with `config_kw` on top."
+    recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
+    recipe.setdefault('val_every', max(1, steps // 20))
+    return TrainConfig(tasks=list(tasks or TASKS), **recipe)
+
 # %% ../nbs/02_train.ipynb #20b614c4
 def save_release(path:str|Path, # the release file (.pt); the card goes to the same name with .json
                  model:nn.Module,
@@ -436,9 +448,7 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
     out = Path(out_path)
     for p in [out, out.with_suffix('.json')] + ([Path(figure)] if figure else []):
         if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
-    recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
-    recipe.setdefault('val_every', max(1, steps // 20))
-    config = TrainConfig(tasks=list(tasks or TASKS), **recipe)
+    config = release_config(tasks, steps, seed, **config_kw)
     run = Path(run_path) if run_path is not None else out.with_suffix('.run.pt')
     train_photos, test_photos = bundled_split()
     suite = bundled_suite('test', size=suite_size)
@@ -453,39 +463,99 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
     if figure: plot_history(history, path=figure, overwrite=overwrite, title=card['name'])
     return card
 
+# %% ../nbs/02_train.ipynb #435dac94
+RELEASE_BARS = dict(gain={'rain': 3.0, 'haze': 3.0, 'noise50': 6.0}, # the original's least restoration gain per task, dB
+                    retained_gap=0.5, # largest |retrained - original| PSNR on a retained task, dB
+                    forgotten_gain=1.0, # the retrained model's largest gain on a forgotten task, dB
+                    more_steps=0.2) # largest |longer - this| PSNR on any task when trained longer, dB
+
+def _card_metrics(card:Mapping, what:str, tasks) -> Mapping:
+    "The per-task metrics of a card (or a bare metrics dict), checked to hold `tasks`."
+    m = card.get('metrics', card)
+    missing = [t for t in tasks if t not in m]
+    if missing: raise ValueError(f"the {what} card has no metrics for {missing}")
+    return m
+
+def _bar(bar:str, task:str, value:float, limit:str, met:bool) -> dict:
+    return dict(bar=bar, task=task, value=float(value), limit=limit, met=bool(met))
+
+# %% ../nbs/02_train.ipynb #38605db4
+def release_bars(original:Mapping, # card (or `Results.metrics`) of the model trained on every task
+                 retrained:Mapping, # card of the model trained without the `forget` type
+                 forget:str='haze', # the degradation type the retrained model never saw
+                 longer:tuple[Mapping,Mapping]|None=None, # (original, retrained) cards of a larger budget: the convergence bar
+                 bars:dict=RELEASE_BARS, # the limits
+                ) -> list[dict]: # a row per bar and task: bar, task, value (dB), limit, met
+    "Check a pair of release models against the quality bars."
+    ft, rt = forget_retain(forget)
+    o, r = _card_metrics(original, 'original', TASKS), _card_metrics(retrained, 'retrained', TASKS)
+    g, f, n = bars['retained_gap'], bars['forgotten_gain'], bars['more_steps']
+    rows = [_bar('original gain', t, o[t]['gain'], f'>= {v}', o[t]['gain'] >= v) for t, v in bars['gain'].items()]
+    rows += [_bar('retrained - original', t, r[t]['psnr'] - o[t]['psnr'], f'within ±{g}', abs(r[t]['psnr'] - o[t]['psnr']) <= g) for t in rt]
+    rows += [_bar('retrained gain', t, r[t]['gain'], f'<= {f}', r[t]['gain'] <= f) for t in ft]
+    for name, now, more in zip(('original', 'retrained'), (o, r), longer or ()):
+        more = _card_metrics(more, f'longer {name}', TASKS)
+        rows += [_bar(f'{name}: longer - this', t, more[t]['psnr'] - now[t]['psnr'], f'within ±{n}',
+                      abs(more[t]['psnr'] - now[t]['psnr']) < n) for t in TASKS]
+    return rows
+
+def bars_markdown(rows:list[dict]) -> str:
+    "`release_bars` rows as a markdown table."
+    lines = ['| bar | task | dB | limit | met |', '|:--|:--|--:|:--|:--|']
+    lines += [f"| {b['bar']} | {b['task']} | {b['value']:+.2f} | {b['limit']} | {'yes' if b['met'] else '**no**'} |" for b in rows]
+    return '\n'.join(lines)
+
 # %% ../nbs/02_train.ipynb #0e6ad407
-def _parser() -> argparse.ArgumentParser:
+def add_release_args(p:argparse.ArgumentParser, # a parser or subparser to extend
+                     models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
+                    ) -> argparse.ArgumentParser:
+    "The options of one release run; without flags they are the bundled checkpoints' recipe (`RELEASE_RECIPE`)."
     d, r = TrainConfig(), RELEASE_RECIPE
-    p = argparse.ArgumentParser(prog='python -m forgetting.train', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
+    p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
+    p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=list(TASKS), metavar='TASK', help=f'training tasks of {list(TASKS)}')
+    g = p.add_argument_group('recipe')
+    g.add_argument('--steps', type=int, default=r['steps'], help='optimiser steps')
+    g.add_argument('--seed', type=int, default=r['seed'], help='seeds the initialisation and the run')
+    g.add_argument('--batch-size', type=int, default=r['batch_size'], help='patches per step (the global batch)')
+    g.add_argument('--patch-size', type=int, default=r['patch_size'], help='side of the training patches')
+    g.add_argument('--lr', type=float, default=r['lr'], help='peak learning rate (AdamW; warm-up then cosine)')
+    g.add_argument('--min-lr', type=float, default=d.min_lr, help='learning rate at the end of the cosine')
+    g.add_argument('--warmup', type=int, default=None, help='warm-up steps (default: 5%% of steps)')
+    g.add_argument('--weight-decay', type=float, default=d.weight_decay, help='AdamW weight decay')
+    g.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
+    g.add_argument('--no-balance', action='store_true', help='draw tasks at random instead of balancing each batch')
+    g = p.add_argument_group('run')
+    g.add_argument('--device', default=d.device, help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1', ...")
+    g.add_argument('--no-amp', action='store_true', help='full precision on CUDA')
+    g.add_argument('--num-workers', type=int, default=d.num_workers, help='data-loading processes')
+    g.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20; 0: at the end only)')
+    g.add_argument('--save-every', type=int, default=500, help='training-checkpoint interval')
+    g.add_argument('--suite-size', type=int, default=128, help='centre crop of the bundled test photos')
+    g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
+    g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
+    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
+    g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
+    g.add_argument('--overwrite', action='store_true', help='replace existing output files')
+    g.add_argument('--quiet', action='store_true', help='no progress bars')
+    return p
+
+def release_options(a:argparse.Namespace, # options parsed by a parser extended with `add_release_args`
+                   ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
+    "Split parsed release options into the run's recipe and how to run it."
+    config = dict(tasks=a.tasks, steps=a.steps, seed=a.seed, batch_size=a.batch_size, patch_size=a.patch_size, lr=a.lr,
+                  min_lr=a.min_lr, warmup=a.warmup, weight_decay=a.weight_decay, grad_clip=a.grad_clip or None,
+                  balance=not a.no_balance, device=a.device, amp=not a.no_amp, save_every=a.save_every,
+                  num_workers=a.num_workers, **({} if a.val_every is None else {'val_every': a.val_every}))
+    run = dict(out_path=Path(a.out), suite_size=a.suite_size, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
+               resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
+    return config, run
+
+def _parser() -> argparse.ArgumentParser:
+    return add_release_args(argparse.ArgumentParser(prog='python -m forgetting.train', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description='Train a release model on the bundled photos, evaluate it on the bundled test suite, '
                     'and write it (weights only) with a JSON card. The defaults are the bundled checkpoints\' recipe '
-                    '(RELEASE_RECIPE). Rerun the same command to resume an interrupted run.')
-    p.add_argument('--model', default='promptir-tiny', help='architecture, a name for forgetting.model.get_model')
-    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
-    p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=list(TASKS), metavar='TASK', help=f'training tasks of {list(TASKS)}')
-    p.add_argument('--steps', type=int, default=r['steps'])
-    p.add_argument('--seed', type=int, default=r['seed'])
-    p.add_argument('--batch-size', type=int, default=r['batch_size'])
-    p.add_argument('--patch-size', type=int, default=r['patch_size'])
-    p.add_argument('--lr', type=float, default=r['lr'])
-    p.add_argument('--min-lr', type=float, default=d.min_lr)
-    p.add_argument('--warmup', type=int, default=None, help='warm-up steps (default: 5%% of steps)')
-    p.add_argument('--weight-decay', type=float, default=d.weight_decay)
-    p.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
-    p.add_argument('--no-balance', action='store_true', help='draw tasks at random instead of balancing each batch')
-    p.add_argument('--device', default=d.device)
-    p.add_argument('--no-amp', action='store_true', help='full precision on CUDA')
-    p.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20)')
-    p.add_argument('--save-every', type=int, default=500, help='checkpoint interval')
-    p.add_argument('--num-workers', type=int, default=d.num_workers)
-    p.add_argument('--suite-size', type=int, default=128, help='centre crop of the bundled test images')
-    p.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
-    p.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
-    p.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
-    p.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
-    p.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    p.add_argument('--quiet', action='store_true', help='no progress bars')
-    return p
+                    '(RELEASE_RECIPE). Rerun the same command to resume an interrupted run.'))
 
 # %% ../nbs/02_train.ipynb #c6c5340c
 def main(argv:list[str]|None=None, # arguments (default: `sys.argv[1:]`)
@@ -496,15 +566,9 @@ def main(argv:list[str]|None=None, # arguments (default: `sys.argv[1:]`)
     p = _parser()
     a = p.parse_args(argv)
     if get_model is None: p.error("no model builder given (run `python -m forgetting.train`)")
-    args = sys.argv[1:] if argv is None else argv
-    cfg = dict(batch_size=a.batch_size, patch_size=a.patch_size, lr=a.lr, min_lr=a.min_lr, warmup=a.warmup,
-               weight_decay=a.weight_decay, grad_clip=a.grad_clip or None, balance=not a.no_balance, device=a.device,
-               amp=not a.no_amp, save_every=a.save_every, num_workers=a.num_workers)
-    if a.val_every is not None: cfg['val_every'] = a.val_every
-    card = train_release(lambda: get_model(a.model), a.out, a.tasks, a.steps, a.seed, suite_size=a.suite_size,
-                         run_path=a.run, resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite,
-                         progress=not a.quiet, stop_at=a.stop_at,
-                         extra={'command': ' '.join(['python -m forgetting.train', *map(shlex.quote, args)])}, **cfg)
+    command = ' '.join(['python -m forgetting.train', *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    config, run = release_options(a)
+    card = train_release(lambda: get_model(a.model), **config, **run, extra={'command': command})
     if card is None: print(f"stopped at step {a.stop_at}; rerun the same command (without --stop-at) to continue")
     else: print(f"wrote {a.out} and {Path(a.out).with_suffix('.json')} ({card['seconds']:.0f} s)\n\n{Results(card['metrics']).markdown()}")
     return card

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, json, math, os, time
 from dataclasses import dataclass, asdict, replace, fields
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, torch.distributed as dist
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 from fastprogress.fastprogress import progress_bar
@@ -126,6 +126,53 @@ def as_pairs(data, # dataset of (degraded, clean, task) items, or a (degraded, c
     if len(shapes) > 1: raise ValueError(f"{what}: items differ in shape {sorted(shapes)}; pass patch_size to crop them")
     return torch.stack(xs).float(), torch.stack(ys).float(), ts
 
+# %% ../nbs/05_unlearn.ipynb #595f2a4e
+def _ranks(distributed:bool) -> tuple[int, int]:
+    "(rank, world size): (0, 1) in one process; with `distributed`, this process's place in its torchrun job."
+    if not distributed: return 0, 1
+    if not dist.is_initialized():
+        raise RuntimeError("distributed=True needs a process group: run under torchrun, inside forgetting.distributed.process_group()")
+    return dist.get_rank(), dist.get_world_size()
+
+def _shard(idx:Tensor, ranks:tuple[int, int], what:str) -> Tensor:
+    "This rank's part of a global batch of indices (every rank drew the same ones)."
+    rank, world = ranks
+    if len(idx) % world:
+        raise ValueError(f"the {what} batch of {len(idx)} does not split evenly over {world} processes: use batch sizes divisible by {world}")
+    return idx[rank::world]
+
+def _rank_mean(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
+    "The mean of each value over the ranks."
+    if ranks[1] == 1: return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=dev); dist.all_reduce(t)
+    return (t / ranks[1]).tolist()
+
+def _rank0(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
+    "Rank 0's values on every rank (so that all ranks take the same decisions)."
+    if ranks[1] == 1: return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=dev); dist.broadcast(t, src=0)
+    return t.tolist()
+
+def _rank_sum_(tensors:list[Tensor], ranks:tuple[int, int], mean:bool=False):
+    "Sum (or average) tensors over the ranks, in place, through one flat buffer."
+    if ranks[1] == 1 or not tensors: return
+    flat = torch.cat([t.flatten() for t in tensors]); dist.all_reduce(flat)
+    if mean: flat /= ranks[1]
+    for t, v in zip(tensors, flat.split([t.numel() for t in tensors])): t.copy_(v.view_as(t))
+
+def _gather(parts:dict, ranks:tuple[int, int]) -> dict:
+    "The union of every rank's dict."
+    if ranks[1] == 1: return parts
+    every = [None] * ranks[1]; dist.all_gather_object(every, parts)
+    return {k: v for d in every for k, v in d.items()}
+
+def _from_rank0_(model:nn.Module, ranks:tuple[int, int]) -> nn.Module:
+    "Rank 0's floating-point weights and buffers on every rank, in place (as DDP does when it wraps a model)."
+    if ranks[1] > 1:
+        for t in model.state_dict().values():
+            if t.is_floating_point(): dist.broadcast(t, src=0)
+    return model
+
 # %% ../nbs/05_unlearn.ipynb #ba2b00b4
 def _device_of(model:nn.Module, device=None):
     return torch.device(device) if device is not None else model_device(model)
@@ -133,6 +180,7 @@ def _device_of(model:nn.Module, device=None):
 def mas_saliency(model:nn.Module, # image-to-image model (not modified; gradients are cleared afterwards)
                  inputs:Tensor, # (N,3,H,W) inputs
                  batch_size:int=1, # |grad| is taken per batch: 1 = exact MAS
+                 ranks:tuple[int, int]=(0, 1), # (rank, world size): each rank takes every world-th batch, the sums are added up
                 ) -> dict: # parameter name -> accumulated |d ||f(x)||_2 / d theta|
     "MAS saliency of every trainable parameter on `inputs`."
     dev = _device_of(model)
@@ -141,13 +189,15 @@ def mas_saliency(model:nn.Module, # image-to-image model (not modified; gradient
     acc = {k: torch.zeros_like(p) for k, p in params.items()}
     was = model.training; model.eval()
     try:
-        for xb in inputs.split(batch_size):
+        for n, xb in enumerate(inputs.split(batch_size)):
+            if n % ranks[1] != ranks[0]: continue
             model.zero_grad(set_to_none=True)
             model(xb.to(dev)).flatten(1).norm(dim=1).sum().backward()
             for k, p in params.items():
                 if p.grad is not None: acc[k] += p.grad.abs()
     finally:
         model.zero_grad(set_to_none=True); model.train(was)
+    _rank_sum_(list(acc.values()), ranks)
     return acc
 
 def _minmax(t:Tensor) -> Tensor:
@@ -169,10 +219,11 @@ def mas_importance(model:nn.Module, # image-to-image model
                    forget_inputs:Tensor, # (N,3,H,W) forget inputs
                    anchor_inputs:Tensor|None=None, # inputs to keep: gives the contrast form
                    batch_size:int=1, # see `mas_saliency`
+                   ranks:tuple[int, int]=(0, 1), # see `mas_saliency`
                   ) -> dict: # name -> Omega'
     "Omega' of the published method (or its contrast form when `anchor_inputs` is given)."
-    anchor = None if anchor_inputs is None else mas_saliency(model, anchor_inputs, batch_size)
-    return anchor_weights(mas_saliency(model, forget_inputs, batch_size), anchor)
+    anchor = None if anchor_inputs is None else mas_saliency(model, anchor_inputs, batch_size, ranks)
+    return anchor_weights(mas_saliency(model, forget_inputs, batch_size, ranks), anchor)
 
 # %% ../nbs/05_unlearn.ipynb #8462e74b
 def scaled_eps(eps48:float, # L2 budget for a 48x48 patch
@@ -196,6 +247,7 @@ def adversarial_examples(f0:nn.Module, # frozen original model
                          target:str='clean', # push f0's output away from the 'clean' image or from its own 'output'
                          seed:int=0, # PGD random starts use seeds seed..seed+k-1
                          batch_size:int=16, # images per PGD call
+                         ranks:tuple[int, int]=(0, 1), # (rank, world size): each rank runs every world-th PGD call, then all share them
                         ) -> tuple: # (x_adv (N*k,3,H,W), f0(x_adv))
     "K adversarial examples per start input by L2 PGD with random start, labelled with f0's own outputs."
     if target not in ('clean', 'output'): raise ValueError(f"adv target must be 'clean' or 'output', got {target!r}")
@@ -203,13 +255,14 @@ def adversarial_examples(f0:nn.Module, # frozen original model
     dev = _device_of(f0)
     ref = forget_y if target == 'clean' else _outputs(f0, forget_x, batch_size).cpu()
     e = scaled_eps(eps, forget_x.shape)
-    xs = []
-    for j in range(k):
-        if e == 0: xs.append(forget_x.clone()); continue
-        for xb, rb in zip(forget_x.split(batch_size), ref.split(batch_size)):
-            xa = pgd(f0, xb.to(dev), e, norm='l2', steps=steps, reference=rb.to(dev), loss='l1', random_start=True, seed=seed + j)
-            xs.append(xa.detach().cpu())
-    x_adv = torch.cat(xs)
+    batches = list(zip(forget_x.split(batch_size), ref.split(batch_size)))
+    calls = [(j, xb, rb) for j in range(k) for xb, rb in batches]       # example j of each batch of start inputs
+    def attack(j, xb, rb):
+        if e == 0: return xb.clone()
+        return pgd(f0, xb.to(dev), e, norm='l2', steps=steps, reference=rb.to(dev), loss='l1', random_start=True, seed=seed + j).detach().cpu()
+    mine = {n: attack(*call) for n, call in enumerate(calls) if n % ranks[1] == ranks[0]}
+    done = _gather(mine, ranks)
+    x_adv = torch.cat([done[n] for n in range(len(calls))])
     return x_adv, _outputs(f0, x_adv, batch_size).cpu()
 
 # %% ../nbs/05_unlearn.ipynb #0fa23d51
@@ -323,7 +376,8 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
                  cfg:UnlearnConfig, # the job
                  sets:dict, # tensors: xf, yf (forget), optional xa, ya (anchor), xr, yr (retain)
                  ctx:dict|None=None, # optional omega, theta0, theta_adapted, mask (name -> 0/1 gradient mask)
-                 progress:bool=True, # show a fastprogress bar
+                 progress:bool=True, # show a fastprogress bar (on rank 0)
+                 ranks:tuple[int, int]=(0, 1), # (rank, world size): each rank takes its share of every batch; gradients are averaged
                 ) -> dict: # history
     "Run the unlearning steps with the stop rule and divergence guards; returns the history."
     ctx = ctx or {}; dev = _device_of(model, cfg.device)
@@ -333,7 +387,7 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     opt = _make_optimizer(params, cfg)
     xe, ye = sets['xf'][:cfg.eval_size], sets['yf'][:cfg.eval_size]
     model.eval()
-    gain, _ = forget_gain(model, xe, ye)
+    gain = _rank0(forget_gain(model, xe, ye), ranks, dev)[0]
     hist = dict(steps=[], evals=[dict(step=0, forget_gain=gain)], stop_reason='step limit', stop_step=cfg.steps)
     good, first = _snapshot(model), None
     t0 = time.perf_counter()
@@ -342,36 +396,39 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
         hist.update(stop_reason=reason, stop_step=step)
     if cfg.stop_gain is not None and gain <= cfg.stop_gain:
         stop(f'forget gain {gain:.2f} dB <= {cfg.stop_gain} dB before any step', 0); return hist
-    pb = progress_bar(range(1, cfg.steps + 1), leave=False) if progress else range(1, cfg.steps + 1)
+    show = progress and ranks[0] == 0
+    pb = progress_bar(range(1, cfg.steps + 1), leave=False) if show else range(1, cfg.steps + 1)
     for step in pb:
         for grp in opt.param_groups: grp['lr'] = cfg.lr * _lr_factor(cfg, step - 1)
         batch = {}
-        for key, bs in (('f', cfg.batch_forget), ('a', cfg.batch_adv), ('r', cfg.batch_retain)):
+        for key, bs, what in (('f', cfg.batch_forget, 'forget'), ('a', cfg.batch_adv, 'adversarial'), ('r', cfg.batch_retain, 'retain')):
             x = sets.get('x' + key)
             if x is None: continue
-            idx = torch.randint(0, len(x), (min(bs, len(x)),), generator=g)
+            idx = _shard(torch.randint(0, len(x), (min(bs, len(x)),), generator=g), ranks, what)
             batch['x' + key], batch['y' + key] = x[idx].to(dev), sets['y' + key][idx].to(dev)
         loss, parts, out_mean = unlearn_loss(model, cfg, batch['xf'], batch['yf'], batch.get('xa'), batch.get('ya'),
                                              batch.get('xr'), batch.get('yr'), ctx.get('omega'), ctx.get('theta0'),
                                              ctx.get('theta_adapted'))
+        *means, out_mean = _rank_mean([*parts.values(), out_mean], ranks, dev); parts = dict(zip(parts, means))
         first = abs(parts['loss']) if first is None else first
         if not math.isfinite(parts['loss']): stop(f'diverged at step {step}: non-finite loss', step, True); break
         if not _sane(out_mean, cfg): stop(f'diverged at step {step}: mean output {out_mean:.3g} outside {cfg.output_range}', step, True); break
         if abs(parts['loss']) > cfg.explode * max(first, 0.05): stop(f'diverged at step {step}: loss {parts["loss"]:.3g} exploded', step, True); break
         opt.zero_grad(set_to_none=True); loss.backward()
+        _rank_sum_([p.grad for p in params if p.grad is not None], ranks, mean=True)
         if 'mask' in ctx:
             for k, p in named.items():
                 if p.grad is not None: p.grad.mul_(ctx['mask'][k])
         opt.step()
         hist['steps'].append(dict(step=step, lr=opt.param_groups[0]['lr'], seconds=time.perf_counter() - t0, **parts))
         if step % cfg.eval_every and step != cfg.steps: continue
-        gain, mean = forget_gain(model, xe, ye)
+        gain, mean = _rank0(forget_gain(model, xe, ye), ranks, dev)
         hist['evals'].append(dict(step=step, forget_gain=gain, seconds=time.perf_counter() - t0))
-        if progress: pb.comment = f"loss {parts['loss']:.4f} forget gain {gain:.2f} dB"
+        if show: pb.comment = f"loss {parts['loss']:.4f} forget gain {gain:.2f} dB"
         if not _sane(mean, cfg): stop(f'diverged at step {step}: evaluation outputs not finite or out of range', step, True); break
         good = _snapshot(model)
         if cfg.stop_gain is not None and gain <= cfg.stop_gain: stop(f'forget gain {gain:.2f} dB <= {cfg.stop_gain} dB', step); break
-    hist['final_gain'] = forget_gain(model, xe, ye)[0]
+    hist['final_gain'] = _rank0(forget_gain(model, xe, ye), ranks, dev)[0]
     return hist
 
 # %% ../nbs/05_unlearn.ipynb #cfc14134
@@ -425,16 +482,18 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
            retain_set=None, # retain data, same forms as `forget_set` (methods with retain terms); Photos for 'retrain'
            trained_tasks=None, # the model's training tasks: checks the forget tasks, gives the retained ones
            progress:bool=True, # show a progress bar
+           distributed:bool=False, # one rank of a torchrun job (in `forgetting.distributed.process_group`): split the work over the ranks
            **overrides, # `UnlearnConfig` fields (including `method`)
           ) -> tuple: # (new model, history dict)
     "Make a copy of `model` forget `forget_set`: the method of `config.method` with its options."
-    cfg = _make_config(config, overrides)
+    cfg, ranks = _make_config(config, overrides), _ranks(distributed)
+    if cfg.method == 'retrain' and distributed: raise ValueError("method 'retrain' is a training run: use `forgetting train --nproc N` on the retained tasks")
     if cfg.method == 'retrain': return retrain(model, retain_set, cfg, progress=progress)
     if _needs_retain(cfg) and retain_set is None: raise ValueError(f"method {cfg.method!r} with these options needs retain data: pass retain_set=...")
     t0 = time.perf_counter()
     dev = _device_of(model, cfg.device)
-    new = copy.deepcopy(model).to(dev)
-    f0 = copy.deepcopy(model).to(dev).eval().requires_grad_(False)
+    new = _from_rank0_(copy.deepcopy(model).to(dev), ranks)
+    f0 = copy.deepcopy(new).eval().requires_grad_(False)
     xf, yf, tf = as_pairs(forget_set, cfg.max_items, cfg.patch_size, cfg.seed)
     forget_tasks = _check_tasks(tf, trained_tasks)
     retain = None if retain_set is None else as_pairs(retain_set, cfg.max_items, cfg.patch_size or xf.shape[-1], cfg.seed + 1, 'retain set')
@@ -445,21 +504,21 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
     if cfg.adversarial and cfg.forget_loss != 'none':
         starts = _anchor_starts(cfg, xf, yf, retain, forget_tasks, trained_tasks)
         sets['xa'], sets['ya'] = adversarial_examples(f0, *starts, k=cfg.n_adv, eps=cfg.adv_eps, steps=cfg.adv_steps,
-                                                      target=cfg.adv_target, seed=cfg.seed)
+                                                      target=cfg.adv_target, seed=cfg.seed, ranks=ranks)
     if cfg.importance:
         contrast = cfg.importance_mode == 'contrast'
         if cfg.importance_mode not in ('mas', 'contrast'): raise ValueError(f"unknown importance_mode {cfg.importance_mode!r}; known: mas, contrast")
         if contrast and starts is None: starts = _anchor_starts(cfg, xf, yf, retain, forget_tasks, trained_tasks)
-        ctx['omega'] = mas_importance(new, xf, starts[0] if contrast else None)  # new == f0 here, but trainable
+        ctx['omega'] = mas_importance(new, xf, starts[0] if contrast else None, ranks=ranks)  # new == f0 here, but trainable
         ctx['theta0'] = {k: p.detach().clone() for k, p in f0.named_parameters()}
     if cfg.saliency > 0: ctx['mask'] = saliency_mask(new, xf, yf, cfg.saliency)
     if cfg.adapt_steps > 0:
         adapted = copy.deepcopy(new)
         acfg = replace(cfg, forget_loss='descent', adversarial=False, importance=False, retain_weight=0.0, repel=0.0,
                        saliency=0.0, steps=cfg.adapt_steps, stop_gain=None, eval_every=max(cfg.adapt_steps, 1))
-        unlearn_loop(adapted, acfg, dict(xf=xf, yf=yf), progress=False)
+        unlearn_loop(adapted, acfg, dict(xf=xf, yf=yf), progress=False, ranks=ranks)
         ctx['theta_adapted'] = {k: p.detach().clone() for k, p in adapted.named_parameters()}
-    hist = unlearn_loop(new, cfg, sets, ctx, progress)
+    hist = unlearn_loop(new, cfg, sets, ctx, progress, ranks)
     hist.update(method=cfg.method, config=asdict(cfg), forget_tasks=forget_tasks, seconds=time.perf_counter() - t0,
                 n_forget=len(xf), n_anchor=0 if 'xa' not in sets else len(sets['xa']))
     new.train(model.training)

@@ -97,6 +97,19 @@ def test_unlearn_then_report(ckpts, tmp_path):
     assert sorted(p.name for p in (tmp_path / 'figs').iterdir()) == ['gain.png', 'grid.png', 'psnr.png']
 
 
+def test_unlearn_with_two_processes_matches_one(ckpts, tmp_path):
+    "`unlearn --nproc 2` relaunches under torchrun; each rank takes half of every batch -> the weights of one process."
+    fast = [*FAST_UNLEARN, '--lr', '1e-2', '--set', 'stop_gain=null']       # the 2-step model has no haze gain to stop at
+    ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'one.pt', *fast))
+    out = ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'two.pt', '--nproc', '2', *fast))
+    assert 'launching 2 processes' in out and out.count('forgot haze') == 1                     # rank 0 alone reports
+    one, two, orig = (torch.load(p, weights_only=True) for p in (tmp_path / 'one.pt', tmp_path / 'two.pt', ckpts / 'orig.pt'))
+    assert any(not torch.equal(v, orig['state_dict'][k]) for k, v in one['state_dict'].items())   # it did unlearn
+    for k, v in one['state_dict'].items(): torch.testing.assert_close(two['state_dict'][k], v, atol=1e-6, rtol=0)
+    assert two['card']['command'].endswith('--nproc 2') and two['card']['unlearning']['stop_step'] == one['card']['unlearning']['stop_step']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['one.json', 'one.pt', 'two.json', 'two.pt']
+
+
 def test_demo_writes_report_and_figures_and_reruns(ckpts, tmp_path):
     args = ['demo', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--out', tmp_path / 'demo', '--size', '32', *FAST_UNLEARN]
     out = ok(forgetting(*args))
@@ -147,4 +160,15 @@ def test_bad_values(ckpts, tmp_path):
     user_error(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', '--set', 'lamb=2'), "'lamb=2'")
     user_error(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--model', 'adair-tiny'), 'not adair-tiny')
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--steps', '2', '--batch-size', '3', '--nproc', '2'), 'not divisible')
-    assert not (tmp_path / 'x.pt').exists()
+    user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '2', '--stop-at', '1'), '--stop-at works with one process')
+    user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--model', 'resnet'), "invalid choice: 'resnet'", status=2)
+    assert not (tmp_path / 'x.pt').exists() and not (tmp_path / 'x.run.pt').exists()
+
+
+def test_both_train_commands_take_the_same_options():
+    "`forgetting train` = `python -m forgetting.train` + --nproc (one option set: forgetting.train.add_release_args)."
+    import re
+    flags = lambda text: set(re.findall(r'(?<![\w-])--[a-z][a-z-]*', text))
+    module = subprocess.run([sys.executable, '-m', 'forgetting.train', '--help'], capture_output=True, text=True, timeout=120)
+    assert module.returncode == 0, module.stderr
+    assert flags(ok(forgetting('train', '--help'))) == flags(module.stdout) | {'--nproc'}

@@ -75,3 +75,71 @@ def test_only_rank0_writes(two_process_run):
 
 def test_batch_must_split_evenly():
     with pytest.raises(ValueError, match='not divisible by 3'): shard_config(TrainConfig(**CFG), 3)
+
+
+# Unlearning: every rank runs `forget(..., distributed=True)` on the same data; rank 0 and rank 1 report their weights
+# and loss logs. Three methods cover every kind of term: adversarial examples + MAS (accurate), retain batches
+# (neggrad+), a saliency mask with Adam (relabel). Rank 1 is handed a different model, and must still agree.
+UNLEARN_WORKER = '''
+import json, os, sys, torch
+from forgetting.unlearn import forget
+from forgetting.distributed import process_group
+sys.path.insert(0, os.path.dirname(__file__))
+from tinynet import TinyNet, unlearn_job
+report = sys.argv[1]
+with process_group('cpu') as info:
+    out = {}
+    for method, (net, fs, rs, kw) in unlearn_job().items():
+        if info.rank == 1:                          # a different model on rank 1: forget starts every rank from rank 0's
+            with torch.no_grad(): net.b.weight.add_(1.0)
+        new, h = forget(net, fs, retain_set=rs, distributed=True, **kw)
+        out[method] = dict(loss=[s['loss'] for s in h['steps']], stop=h['stop_step'], weights={k: v.tolist() for k, v in new.state_dict().items()})
+    with open(os.path.join(report, f'rank{info.rank}.json'), 'w') as f: json.dump(out, f)
+'''
+
+TINYNET = '''
+import torch
+from torch import nn
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
+    def forward(self, x): return x + self.b(torch.relu(self.a(x)))
+def unlearn_job():
+    "The same nets and data on every call: {method: (model, forget set, retain set, forget kwargs)}."
+    torch.manual_seed(0); net = TinyNet()
+    clean = torch.rand(16, 3, 16, 16); noisy = (clean + 0.2 * torch.randn_like(clean)).clamp(0, 1)
+    fs, rs = (noisy[:8], clean[:8]), (noisy[8:], clean[8:])
+    common = dict(steps=6, eval_every=3, stop_gain=None, lr=1e-2, batch_forget=4, batch_adv=4, batch_retain=4, progress=False)
+    return {'accurate': (net, fs, None, dict(method='accurate', n_adv=2, adv_steps=2, **common)),
+            'neggrad+': (net, fs, rs, dict(method='neggrad+', **common)),
+            'relabel': (net, fs, None, dict(method='relabel', **common))}
+'''
+
+
+@pytest.fixture(scope='module')
+def two_process_unlearning(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ddp_unlearn')
+    (root / 'worker.py').write_text(UNLEARN_WORKER); (root / 'tinynet.py').write_text(TINYNET)
+    r = launch(2, [str(root / 'worker.py'), str(root)], timeout=300, capture=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sys.path.insert(0, str(root))
+    try: from tinynet import unlearn_job
+    finally: sys.path.remove(str(root))
+    return [json.loads((root / f'rank{r}.json').read_text()) for r in (0, 1)], unlearn_job
+
+
+def test_unlearning_with_two_processes_matches_one(two_process_unlearning):
+    ranks, unlearn_job = two_process_unlearning
+    from forgetting.unlearn import forget
+    for method, (net, fs, rs, kw) in unlearn_job().items():
+        ref, h = forget(net, fs, retain_set=rs, **kw)
+        assert h['stop_step'] == 6 and not torch.equal(ref.b.weight, net.b.weight), method   # it did unlearn
+        for x in ranks:
+            got = x[method]
+            assert got['stop'] == h['stop_step'] and got['loss'] == pytest.approx([s['loss'] for s in h['steps']], abs=1e-6), method
+            for k, v in ref.state_dict().items(): torch.testing.assert_close(torch.tensor(got['weights'][k]), v, atol=1e-6, rtol=0)
+
+
+def test_unlearning_batches_must_split_evenly():
+    from forgetting.unlearn import _shard
+    with pytest.raises(ValueError, match='forget batch of 3 does not split evenly over 2 processes'): _shard(torch.arange(3), (0, 2), 'forget')
