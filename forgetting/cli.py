@@ -18,15 +18,15 @@ from .evaluate import evaluate, plot_results, default_device, atomic_write, save
 from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release,
                               seed_everything)
 from .attack import robustness
-from .unlearn import METHODS, UnlearnConfig, forget, forgetting_report, save_report, report_markdown, forgetting_grid
+from .unlearn import METHODS, UnlearnConfig, check_world_size, forget, forgetting_report, save_report, report_markdown, forgetting_grid
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device, train_ddp
 
 # %% auto #0
 __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'USER_ERRORS', 'COMMANDS', 'DEMO_MARK', 'bundled_path', 'readable', 'writable',
            'concat', 'build_suite', 'command', 'one_line', 'main', 'build_parser', 'device_of', 'unlearn_overrides',
-           'forget_set', 'retain_set', 'run_forget', 'json_dump', 'say', 'cmd_train', 'Loaded', 'card_of',
-           'trained_tasks', 'load_model', 'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn',
-           'report_figures', 'mia_sets', 'cmd_report', 'demo_folder', 'cmd_demo']
+           'forget_set', 'retain_set', 'run_forget', 'json_dump', 'say', 'relaunch', 'command_line', 'cmd_train',
+           'Loaded', 'card_of', 'trained_tasks', 'load_model', 'cmd_evaluate', 'cmd_attack', 'unlearned_card',
+           'cmd_unlearn', 'report_figures', 'mia_sets', 'cmd_report', 'demo_folder', 'cmd_demo']
 
 # %% ../nbs/06_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -137,6 +137,13 @@ def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str='accur
     g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='any other UnlearnConfig field, e.g. --set adv_source=retain-synth --set lam=2')
 
+def _positive(text:str) -> int:
+    "An integer >= 1 (for --nproc)."
+    try: n = int(text)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return n
+
 def _sub(subs, name:str, help:str, description:str) -> argparse.ArgumentParser:
     return subs.add_parser(name, help=help, description=description, allow_abbrev=False,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -165,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
              '`python -m forgetting.train`). --nproc N trains with N processes '
              '(DDP through torchrun; the global batch stays --batch-size).')
     add_release_args(t, list(MODELS))
-    t.add_argument('--nproc', type=int, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
+    t.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
     e = _sub(subs, 'evaluate', 'score a checkpoint (PSNR, SSIM, restoration gain per task)',
              'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
     _checkpoint(e); _model(e); _data(e)
@@ -186,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
              'examples and MAS importance) over N processes (torchrun; batch sizes must divide by N).')
     _checkpoint(u); _model(u)
     u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
-    u.add_argument('--nproc', type=int, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
+    u.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
     _unlearning(u); _common(u)
     r = _sub(subs, 'report', 'the forgetting report of original, retrained and unlearned checkpoints',
              'Per-task PSNR/SSIM/gain, forget gap, retain change, output PSNR vs retrained, membership-inference AUC.')
@@ -253,19 +260,32 @@ def _without(argv:list[str], flag:str) -> list[str]:
         out.append(a)
     return out
 
+def relaunch(name:str, # the subcommand
+             args, argv:list[str]) -> int|None: # its parsed and raw arguments
+    "Check --nproc and --device; with --nproc N > 1 outside torchrun, run the command in N processes and return its status."
+    world = rank_info().world_size if launched_by_torchrun() else 1
+    if launched_by_torchrun() and args.nproc not in (1, world): raise ValueError(f"--nproc {args.nproc}, but torchrun started {world} processes")
+    dev, n = device_of(args), max(args.nproc, world)
+    if dev.type == 'cuda' and n > torch.cuda.device_count(): raise ValueError(f"{n} processes need {n} GPUs; this machine has {torch.cuda.device_count()}")
+    if args.nproc == 1 or launched_by_torchrun(): return None
+    say(f"launching {args.nproc} processes (torchrun)")
+    return launch(args.nproc, [name, *_without(argv, '--nproc')], module='forgetting.cli').returncode
+
+def command_line(name:str, argv:list[str]) -> str:
+    "The command as run (with the job's real process count), for cards."
+    world = rank_info().world_size if launched_by_torchrun() else 1
+    return f'forgetting {name} ' + ' '.join(map(shlex.quote, _without(argv, '--nproc') + (['--nproc', str(world)] if world > 1 else [])))
+
 @command
 def cmd_train(args, argv:list[str]) -> int:
     config, run = release_options(args)
     out = run['out_path']
     for p in [out, out.with_suffix('.json')] + ([Path(args.figure)] if args.figure else []): writable(p, args.overwrite)
-    if args.nproc < 1: raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
     if args.batch_size % args.nproc: raise ValueError(f"--batch-size {args.batch_size} is not divisible by --nproc {args.nproc}")
     if args.nproc > 1 and args.stop_at: raise ValueError("--stop-at works with one process; a multi-process run resumes from --run")
-    if args.nproc > 1 and not launched_by_torchrun():
-        say(f"launching {args.nproc} processes (torchrun)")
-        return launch(args.nproc, ['train', *_without(argv, '--nproc')], module='forgetting.cli').returncode
+    status = relaunch('train', args, argv)
+    if status is not None: return status
     world = rank_info().world_size if launched_by_torchrun() else 1
-    command = 'forgetting train ' + ' '.join(map(shlex.quote, argv + (['--nproc', str(world)] if world > 1 else [])))
     if launched_by_torchrun():
         with process_group(args.device) as info:
             seed_everything(args.seed); model = get_model(args.model)
@@ -274,7 +294,7 @@ def cmd_train(args, argv:list[str]) -> int:
                       overwrite=args.overwrite, progress=not args.quiet)
         if info.rank != 0: return 0
         run['resume'] = True                     # rank 0 reads the finished run back, evaluates it and writes the release
-    card = train_release(lambda: get_model(args.model), **config, **run, extra={'command': command, 'nproc': world})
+    card = train_release(lambda: get_model(args.model), **config, **run, extra={'command': command_line('train', argv), 'nproc': world})
     if card is None: say(f"stopped at step {args.stop_at}; rerun the same command (without --stop-at) to continue"); return 0
     from forgetting.evaluate import Results
     say(f"wrote {out} and {out.with_suffix('.json')} ({card['seconds']:.0f} s of training)", '', Results(card['metrics']).markdown())
@@ -358,12 +378,10 @@ def cmd_unlearn(args, argv) -> int:
         raise ValueError(f"--out {out} would replace the input checkpoint {src}: choose a new path")
     for p in (out, out.with_suffix('.json')): writable(p, args.overwrite)
     if out.suffix == '.json': raise ValueError(f"--out {out} must not end in .json (the card goes there)")
-    if args.nproc < 1: raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
-    if args.nproc > 1 and not launched_by_torchrun():
-        say(f"launching {args.nproc} processes (torchrun)")
-        return launch(args.nproc, ['unlearn', *_without(argv, '--nproc')], module='forgetting.cli').returncode
-    world = rank_info().world_size if launched_by_torchrun() else 1
-    if world > 1:
+    check_world_size(UnlearnConfig.for_method(args.method, **unlearn_overrides(args)), args.nproc)
+    status = relaunch('unlearn', args, argv)
+    if status is not None: return status
+    if launched_by_torchrun() and rank_info().world_size > 1:
         with process_group(args.device) as info:
             loaded = load_model(src, args.model, rank_device(args.device, info.local_rank))
             new, hist, ft, rt = run_forget(loaded, args, distributed=True)
@@ -371,8 +389,7 @@ def cmd_unlearn(args, argv) -> int:
     else:
         loaded = load_model(src, args.model, device_of(args))
         new, hist, ft, rt = run_forget(loaded, args)
-    command = 'forgetting unlearn ' + ' '.join(map(shlex.quote, argv + (['--nproc', str(world)] if world > 1 else [])))
-    card = unlearned_card(loaded, hist, ft, rt, command)
+    card = unlearned_card(loaded, hist, ft, rt, command_line('unlearn', argv))
     save_release(out, new, card, overwrite=args.overwrite)
     rows = [f"| {e['step']} | {e['forget_gain']:.2f} |" for e in hist['evals']]
     say(f"{args.method}: forgot {', '.join(ft)} in {hist['seconds']:.1f} s ({hist['stop_reason']}, step {hist['stop_step']})", '',

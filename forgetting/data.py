@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #0715f9fc
 from __future__ import annotations
-import os, zlib, math, functools, warnings
+import os, re, zlib, math, functools, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
@@ -14,11 +14,11 @@ from torchvision.io import decode_image, read_file, ImageReadMode
 from torchvision.transforms.v2 import functional as TF
 
 # %% auto #0
-__all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'BUNDLED', 'task_type', 'tasks_of', 'forget_retain', 'load_image', 'Photo',
-           'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey', 'split_photos', 'bundled_split', 'quantise',
-           'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth', 'add_haze',
-           'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple', 'make_suite',
-           'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l', 'sots_outdoor',
+__all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'BUNDLED', 'RAINY_NAME', 'task_type', 'tasks_of', 'forget_retain', 'load_image',
+           'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey', 'split_photos', 'bundled_split',
+           'quantise', 'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth',
+           'add_haze', 'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple',
+           'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l', 'sots_outdoor',
            'rain100l_train', 'reside_ots', 'plot_degradations']
 
 # %% ../nbs/00_data.ipynb #1038c8a8
@@ -383,13 +383,14 @@ class PairedDataset(Dataset):
     def __init__(self, degraded:list[Tensor|Path], # degraded images (3,H,W) or paths
                  clean:list[Tensor|Path], # clean images or paths, same sizes as `degraded`
                  tasks:list[str], # task of each pair
-                 names:list[str]|None=None): # name of each pair (for reports)
+                 names:list[str]|None=None, # name of each pair (for reports)
+                 multiple:int=1): # images read from paths are centre-cropped to multiples of this (`crop_to_multiple`), after the size check
         names = [str(i) for i in range(len(degraded))] if names is None else list(names)
         if not len(degraded)==len(clean)==len(tasks)==len(names):
             raise ValueError(f"lengths differ: {len(degraded)} degraded, {len(clean)} clean, {len(tasks)} tasks, {len(names)} names")
         if not degraded: raise ValueError("PairedDataset needs at least one pair")
         _check_tasks(tasks)
-        self.degraded, self.clean, self.item_tasks, self.names = list(degraded), list(clean), list(tasks), names
+        self.degraded, self.clean, self.item_tasks, self.names, self.multiple = list(degraded), list(clean), list(tasks), names, multiple
         for i in range(len(self)):
             if isinstance(self.degraded[i], Tensor) and isinstance(self.clean[i], Tensor): self._checked(i, self.degraded[i], self.clean[i])
     @property
@@ -405,13 +406,14 @@ class PairedDataset(Dataset):
         if not -len(self) <= i < len(self): raise IndexError(f"index {i} out of range for {len(self)} pairs")
         get = lambda x: load_image(x) if isinstance(x, Path) else x
         deg, cl = self._checked(i, get(self.degraded[i]), get(self.clean[i]))
-        return deg, cl, self.item_tasks[i]
+        crop = lambda x, src: crop_to_multiple(x, self.multiple) if isinstance(src, Path) else x
+        return crop(deg, self.degraded[i]), crop(cl, self.clean[i]), self.item_tasks[i]
     def subset(self, tasks:list[str]) -> PairedDataset:
         "The pairs whose task is in `tasks`."
         tasks = _check_tasks(tasks)
         idx = [i for i,t in enumerate(self.item_tasks) if t in tasks]
         if not idx: raise ValueError(f"no pair with task in {tasks}; this dataset has {self.tasks}")
-        return PairedDataset(*([getattr(self, a)[i] for i in idx] for a in ('degraded','clean','item_tasks','names')))
+        return PairedDataset(*([getattr(self, a)[i] for i in idx] for a in ('degraded','clean','item_tasks','names')), multiple=self.multiple)
     def __repr__(self): return f"PairedDataset({len(self)} pairs, tasks={self.tasks})"
 
 # %% ../nbs/00_data.ipynb #8a467018
@@ -422,8 +424,11 @@ def centre_crop(x:Tensor, # (...,H,W)
     return x[..., top:top+h, left:left+w]
 
 def crop_to_multiple(x:Tensor, # (...,H,W)
-                     multiple:int) -> Tensor: # top-left crop to multiples of `multiple` (PromptIR's `crop_img`)
-    return x[..., :x.shape[-2]//multiple*multiple, :x.shape[-1]//multiple*multiple]
+                     multiple:int, # e.g. 16, PromptIR's test protocol; 1 keeps the image whole
+                    ) -> Tensor: # (...,H - H % multiple, W - W % multiple)
+    "Centre crop to multiples of `multiple`, as PromptIR's `crop_img`."
+    h, w = x.shape[-2] // multiple * multiple, x.shape[-1] // multiple * multiple
+    return centre_crop(x, h, w)
 
 def _pair_seed(seed:int, name:str, task:str) -> int:
     "Per-pair degradation seed: stable when photos are added or removed."
@@ -492,16 +497,13 @@ def _load_pairs(pairs:list[tuple[Path,Path]], # (degraded path, clean path)
     for d, c in pairs:
         for f in (d, c):
             if not f.is_file(): raise FileNotFoundError(f"missing file {f} (pair of {d.name})")
-    if lazy:
-        if multiple != 1: raise ValueError("multiple != 1 needs lazy=False")
-        return PairedDataset([d for d,_ in pairs], [c for _,c in pairs], [task]*len(pairs), names)
-    cache, deg, cl = {}, [], []
+    if lazy: return PairedDataset([d for d,_ in pairs], [c for _,c in pairs], [task]*len(pairs), names, multiple)
+    sizes, cropped, deg, cl = {}, {}, [], []
     for d, c in _progress(pairs, progress):
-        if c not in cache: cache[c] = crop_to_multiple(load_image(c), multiple)
-        x = crop_to_multiple(load_image(d), multiple)
-        if x.shape != cache[c].shape:
-            raise ValueError(f"size mismatch: {d} is {tuple(x.shape[-2:])} but {c} is {tuple(cache[c].shape[-2:])}")
-        deg.append(x); cl.append(cache[c])
+        if c not in cropped: y = load_image(c); sizes[c], cropped[c] = y.shape[-2:], crop_to_multiple(y, multiple)
+        x = load_image(d)
+        if x.shape[-2:] != sizes[c]: raise ValueError(f"size mismatch: {d} is {tuple(x.shape[-2:])} but {c} is {tuple(sizes[c])}")
+        deg.append(crop_to_multiple(x, multiple)); cl.append(cropped[c])
     return PairedDataset(deg, cl, [task]*len(pairs), names)
 
 def _find_partner(stem:str, dirs:list[Path], what:Path) -> Path:
@@ -514,11 +516,18 @@ def _find_partner(stem:str, dirs:list[Path], what:Path) -> Path:
 def _subdir(folder:Path, names:tuple[str,...]) -> Path|None:
     return next((folder/n for n in names if (folder/n).is_dir()), None)
 
+RAINY_NAME = re.compile(r'rain-(\d+)(?:x2)?|norain-(\d+)x2')   # rain-N, rain-Nx2, norain-Nx2 (JORDER's rain/X2/); partner norain-N
+
+def _rain_partner(stem:str) -> str|None:
+    "The clean partner's name of a rainy file name, None for anything else (clean images, rain masks)."
+    m = RAINY_NAME.fullmatch(stem)
+    return None if m is None else f"norain-{m.group(1) or m.group(2)}"
+
 # %% ../nbs/00_data.ipynb #3b70f3cf
 def bsd68(folder:str|Path, # BSD68/CBSD68 folder of clean images
           sigmas=(15, 25, 50), # noise levels; each must be a task `noise<sigma>`
           seed:int=0, # noise seed (per image and sigma)
-          multiple:int=1, # crop to multiples of this
+          multiple:int=16, # centre crop to multiples of this (16: PromptIR's test protocol)
           progress:bool=True) -> PairedDataset:
     "Gaussian-denoising benchmark: clean images + seeded noise for each sigma."
     tasks = _check_tasks([f"noise{s}" for s in sigmas])
@@ -531,7 +540,7 @@ def bsd68(folder:str|Path, # BSD68/CBSD68 folder of clean images
 
 def rain100l(folder:str|Path, # Rain100L test or train folder (see the layouts above)
              lazy:bool=False, # True: check files now, decode per item
-             multiple:int=1, # crop to multiples of this
+             multiple:int=16, # centre crop to multiples of this (16: PromptIR's test protocol)
              progress:bool=True) -> PairedDataset:
     "Rain100L pairs `(rainy, clean, 'rain')`."
     folder = Path(folder)
@@ -539,21 +548,21 @@ def rain100l(folder:str|Path, # Rain100L test or train folder (see the layouts a
     if (folder/'input').is_dir() and (folder/'target').is_dir():
         rainy, partner, dirs = _image_files(folder/'input', 'Rain100L input'), (lambda s: s), [folder/'target']
     else:
-        src = folder/'rainy' if (folder/'rainy').is_dir() else folder
-        rainy = [f for f in _image_files(src, 'Rain100L') if f.stem.startswith('rain')]
-        if not rainy: raise FileNotFoundError(f"Rain100L: no rain-N image in {src}")
-        partner, dirs = (lambda s: 'no'+s), [d for d in (folder, folder/'norain', folder/'gt') if d.is_dir()]
+        src = _subdir(folder, ('rainy', 'rain/X2', 'rain/x2', 'rain')) or folder
+        rainy = [f for f in _image_files(src, 'Rain100L') if _rain_partner(f.stem)]
+        if not rainy: raise FileNotFoundError(f"Rain100L: no rain-N (or norain-Nx2) image in {src}")
+        partner, dirs = _rain_partner, [d for d in (folder, folder/'norain', folder/'gt') if d.is_dir()]
     pairs = [(f, _find_partner(partner(f.stem), dirs, f)) for f in rainy]
     return _load_pairs(pairs, 'rain', [f"{f.stem}/rain" for f in rainy], lazy, multiple, progress)
 
-def sots_outdoor(folder:str|Path, # SOTS outdoor or RESIDE-OTS folder with hazy/ and gt/ (or clear/, original/)
+def sots_outdoor(folder:str|Path, # SOTS outdoor or RESIDE-OTS folder with hazy/ and gt/ (or the other layouts above)
                  lazy:bool=False, # True: check files now, decode per item
-                 multiple:int=1, # crop to multiples of this
+                 multiple:int=16, # centre crop to multiples of this (16: PromptIR's test protocol)
                  progress:bool=True) -> PairedDataset:
     "Dehazing pairs `(hazy ID_A_beta, clean ID, 'haze')`; hazy images may sit in sub-folders."
     folder = Path(folder)
     if not folder.is_dir(): raise FileNotFoundError(f"SOTS/OTS: folder not found: {folder}")
-    hazy_dir, gt_dir = _subdir(folder, ('hazy','haze','synthetic')), _subdir(folder, ('gt','clear','original'))
+    hazy_dir, gt_dir = _subdir(folder, ('hazy','haze','synthetic','input')), _subdir(folder, ('gt','clear','original','target'))
     if hazy_dir is None or gt_dir is None: raise FileNotFoundError(f"SOTS/OTS: {folder} needs a hazy/ and a gt/ folder, found {sorted(p.name for p in folder.iterdir())}")
     hazy = sorted(f for f in hazy_dir.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
     if not hazy: raise FileNotFoundError(f"SOTS/OTS: no hazy image in {hazy_dir}")

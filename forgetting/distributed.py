@@ -74,6 +74,9 @@ def process_group(device:str|torch.device='auto', # the device the ranks train o
         raise RuntimeError("not started by torchrun: RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT are unset; "
                            "launch with `launch(nproc, ...)`, `torchrun` or `python -m torch.distributed.run`")
     info = rank_info()
+    named = str(device) != 'auto' and torch.device(device).type == 'cuda' and torch.device(device).index is not None
+    if named and info.world_size > 1:
+        raise ValueError(f"device {device} names one GPU for all {info.world_size} processes: use 'cuda' (each rank takes cuda:LOCAL_RANK)")
     dev = rank_device(device, info.local_rank)
     if dev.type == 'cuda': torch.cuda.set_device(dev)
     created = not dist.is_initialized()

@@ -17,11 +17,11 @@ from .attack import pgd
 from .train import train, TrainConfig
 
 # %% auto #0
-__all__ = ['METHODS', 'PRESETS', 'UnlearnConfig', 'as_pairs', 'mas_saliency', 'anchor_weights', 'mas_importance', 'scaled_eps',
-           'adversarial_examples', 'retain_like_inputs', 'forget_term', 'anchor_term', 'repel_term', 'unlearn_loss',
-           'accurate_loss', 'forget_gain', 'unlearn_loop', 'saliency_mask', 'forget', 'reinitialise', 'retrain',
-           'suite_outputs', 'auc', 'membership_auc', 'output_psnr', 'card_seconds', 'report_row', 'forgetting_report',
-           'report_markdown', 'save_report', 'forgetting_grid', 'plot_frontier']
+__all__ = ['METHODS', 'PRESETS', 'UnlearnConfig', 'as_pairs', 'check_world_size', 'mas_saliency', 'anchor_weights',
+           'mas_importance', 'scaled_eps', 'adversarial_examples', 'retain_like_inputs', 'forget_term', 'anchor_term',
+           'repel_term', 'unlearn_loss', 'accurate_loss', 'forget_gain', 'unlearn_loop', 'saliency_mask', 'forget',
+           'reinitialise', 'retrain', 'suite_outputs', 'auc', 'membership_auc', 'output_psnr', 'card_seconds',
+           'report_row', 'forgetting_report', 'report_markdown', 'save_report', 'forgetting_grid', 'plot_frontier']
 
 # %% ../nbs/05_unlearn.ipynb #f84d1596
 METHODS = ('accurate', 'accurate-fast', 'accurate-synth', 'neggrad', 'neggrad+', 'finetune', 'relabel', 'adapt-then-unlearn', 'retrain')
@@ -160,18 +160,31 @@ def _rank_sum_(tensors:list[Tensor], ranks:tuple[int, int], mean:bool=False):
     if mean: flat /= ranks[1]
     for t, v in zip(tensors, flat.split([t.numel() for t in tensors])): t.copy_(v.view_as(t))
 
-def _gather(parts:dict, ranks:tuple[int, int]) -> dict:
-    "The union of every rank's dict."
-    if ranks[1] == 1: return parts
-    every = [None] * ranks[1]; dist.all_gather_object(every, parts)
-    return {k: v for d in every for k, v in d.items()}
+def _average_gradients_(params:list[nn.Parameter], ranks:tuple[int, int]):
+    "Average gradients over the ranks, as DDP does; a parameter without a gradient on a rank counts as zero there."
+    if ranks[1] == 1 or not params: return
+    present = torch.tensor([float(p.grad is not None) for p in params], dtype=params[0].dtype, device=params[0].device)
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    _rank_sum_(grads + [present], ranks)
+    for p, g, n in zip(params, grads, present.tolist()): p.grad = g.div_(ranks[1]) if n else None
 
-def _from_rank0_(model:nn.Module, ranks:tuple[int, int]) -> nn.Module:
-    "Rank 0's floating-point weights and buffers on every rank, in place (as DDP does when it wraps a model)."
+def _from_rank0_(tensors:list[Tensor], ranks:tuple[int, int]) -> list[Tensor]:
+    "Rank 0's values of `tensors` on every rank, in place (e.g. the weights, as DDP does when it wraps a model)."
     if ranks[1] > 1:
-        for t in model.state_dict().values():
-            if t.is_floating_point(): dist.broadcast(t, src=0)
-    return model
+        for t in tensors: dist.broadcast(t, src=0)
+    return tensors
+
+def check_world_size(cfg:UnlearnConfig, # the job
+                     world_size:int, # processes that will share it
+                    ):
+    "Refuse, before any work, a job that cannot be split over `world_size` processes."
+    if world_size == 1: return
+    if cfg.method == 'retrain': raise ValueError("method 'retrain' is a training run: use `forgetting train --nproc N` on the retained tasks")
+    used = {'batch_forget': cfg.batch_forget}
+    if cfg.adversarial and cfg.forget_loss != 'none': used['batch_adv'] = cfg.batch_adv
+    if cfg.retain_weight: used['batch_retain'] = cfg.batch_retain
+    bad = [f"{k}={v}" for k, v in used.items() if v % world_size]
+    if bad: raise ValueError(f"{', '.join(bad)} cannot be split over {world_size} processes: use multiples of {world_size}")
 
 # %% ../nbs/05_unlearn.ipynb #ba2b00b4
 def _device_of(model:nn.Module, device=None):
@@ -258,11 +271,14 @@ def adversarial_examples(f0:nn.Module, # frozen original model
     batches = list(zip(forget_x.split(batch_size), ref.split(batch_size)))
     calls = [(j, xb, rb) for j in range(k) for xb, rb in batches]       # example j of each batch of start inputs
     def attack(j, xb, rb):
-        if e == 0: return xb.clone()
-        return pgd(f0, xb.to(dev), e, norm='l2', steps=steps, reference=rb.to(dev), loss='l1', random_start=True, seed=seed + j).detach().cpu()
-    mine = {n: attack(*call) for n, call in enumerate(calls) if n % ranks[1] == ranks[0]}
-    done = _gather(mine, ranks)
-    x_adv = torch.cat([done[n] for n in range(len(calls))])
+        if e == 0: return xb.to(dev)
+        return pgd(f0, xb.to(dev), e, norm='l2', steps=steps, reference=rb.to(dev), loss='l1', random_start=True, seed=seed + j).detach()
+    starts = [0, *np.cumsum([len(xb) for _, xb, _ in calls]).tolist()]
+    x_adv = torch.zeros(starts[-1], *forget_x.shape[1:], device=dev)            # each rank fills its calls' rows ...
+    for n, call in enumerate(calls):
+        if n % ranks[1] == ranks[0]: x_adv[starts[n]:starts[n + 1]] = attack(*call)
+    _rank_sum_([x_adv], ranks)                                                  # ... and the sum holds every row
+    x_adv = x_adv.cpu()
     return x_adv, _outputs(f0, x_adv, batch_size).cpu()
 
 # %% ../nbs/05_unlearn.ipynb #0fa23d51
@@ -415,7 +431,7 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
         if not _sane(out_mean, cfg): stop(f'diverged at step {step}: mean output {out_mean:.3g} outside {cfg.output_range}', step, True); break
         if abs(parts['loss']) > cfg.explode * max(first, 0.05): stop(f'diverged at step {step}: loss {parts["loss"]:.3g} exploded', step, True); break
         opt.zero_grad(set_to_none=True); loss.backward()
-        _rank_sum_([p.grad for p in params if p.grad is not None], ranks, mean=True)
+        _average_gradients_(params, ranks)
         if 'mask' in ctx:
             for k, p in named.items():
                 if p.grad is not None: p.grad.mul_(ctx['mask'][k])
@@ -487,12 +503,15 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
           ) -> tuple: # (new model, history dict)
     "Make a copy of `model` forget `forget_set`: the method of `config.method` with its options."
     cfg, ranks = _make_config(config, overrides), _ranks(distributed)
-    if cfg.method == 'retrain' and distributed: raise ValueError("method 'retrain' is a training run: use `forgetting train --nproc N` on the retained tasks")
+    check_world_size(cfg, ranks[1])
+    if distributed and cfg.device is not None and torch.device(cfg.device) != model_device(model):
+        raise ValueError(f"with distributed=True the model must already be on its rank's device; device={cfg.device!r} would move it")
     if cfg.method == 'retrain': return retrain(model, retain_set, cfg, progress=progress)
     if _needs_retain(cfg) and retain_set is None: raise ValueError(f"method {cfg.method!r} with these options needs retain data: pass retain_set=...")
     t0 = time.perf_counter()
     dev = _device_of(model, cfg.device)
-    new = _from_rank0_(copy.deepcopy(model).to(dev), ranks)
+    new = copy.deepcopy(model).to(dev)
+    _from_rank0_([t for t in new.state_dict().values() if t.is_floating_point()], ranks)   # every rank starts from rank 0's weights
     f0 = copy.deepcopy(new).eval().requires_grad_(False)
     xf, yf, tf = as_pairs(forget_set, cfg.max_items, cfg.patch_size, cfg.seed)
     forget_tasks = _check_tasks(tf, trained_tasks)
@@ -511,7 +530,7 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
         if contrast and starts is None: starts = _anchor_starts(cfg, xf, yf, retain, forget_tasks, trained_tasks)
         ctx['omega'] = mas_importance(new, xf, starts[0] if contrast else None, ranks=ranks)  # new == f0 here, but trainable
         ctx['theta0'] = {k: p.detach().clone() for k, p in f0.named_parameters()}
-    if cfg.saliency > 0: ctx['mask'] = saliency_mask(new, xf, yf, cfg.saliency)
+    if cfg.saliency > 0: ctx['mask'] = saliency_mask(new, xf, yf, cfg.saliency); _from_rank0_(list(ctx['mask'].values()), ranks)
     if cfg.adapt_steps > 0:
         adapted = copy.deepcopy(new)
         acfg = replace(cfg, forget_loss='descent', adversarial=False, importance=False, retain_weight=0.0, repel=0.0,

@@ -110,6 +110,21 @@ def test_unlearn_with_two_processes_matches_one(ckpts, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['one.json', 'one.pt', 'two.json', 'two.pt']
 
 
+def test_evaluate_real_benchmark_folders_of_any_size(ckpts, tmp_path):
+    "BSD68/Rain100L/SOTS images whose sides are not multiples of 8 (CBSD68 is 481x321): cropped as PromptIR does, then scored."
+    from torchvision.io import write_png
+    img = lambda h, w, s: (torch.rand(3, h, w, generator=torch.Generator().manual_seed(s)) * 255).byte()
+    write_png(img(41, 57, 0), str((tmp_path / 'CBSD68').mkdir() or tmp_path / 'CBSD68' / '0.png'))
+    for d in ('Rain100L/rainy', 'SOTS/hazy', 'SOTS/gt'): (tmp_path / d).mkdir(parents=True)
+    write_png(img(37, 45, 1), str(tmp_path / 'Rain100L' / 'rainy' / 'rain-1.png')); write_png(img(37, 45, 2), str(tmp_path / 'Rain100L' / 'norain-1.png'))
+    write_png(img(33, 70, 3), str(tmp_path / 'SOTS' / 'hazy' / '0001_0.8_0.2.png')); write_png(img(33, 70, 4), str(tmp_path / 'SOTS' / 'gt' / '0001.png'))
+    out = ok(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--bsd68', tmp_path / 'CBSD68', '--rain100l', tmp_path / 'Rain100L',
+                        '--sots', tmp_path / 'SOTS', '--out', tmp_path / 'r.json', '--quiet', '--device', 'cpu'))
+    assert '(5 images)' in out
+    res = json.loads((tmp_path / 'r.json').read_text())
+    assert [res['metrics'][t]['count'] for t in ('noise15', 'noise25', 'noise50', 'rain', 'haze')] == [1] * 5
+
+
 def test_demo_writes_report_and_figures_and_reruns(ckpts, tmp_path):
     args = ['demo', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--out', tmp_path / 'demo', '--size', '32', *FAST_UNLEARN]
     out = ok(forgetting(*args))
@@ -161,6 +176,12 @@ def test_bad_values(ckpts, tmp_path):
     user_error(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--model', 'adair-tiny'), 'not adair-tiny')
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--steps', '2', '--batch-size', '3', '--nproc', '2'), 'not divisible')
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '2', '--stop-at', '1'), '--stop-at works with one process')
+    user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '0'), 'expected an integer >= 1', status=2)
+    user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '2', '--device', 'cuda:1'), 'CUDA is not available')
+    for bad, words in ((['--nproc', '3'], 'batch_forget=8, batch_adv=8 cannot be split over 3 processes'),
+                       (['--nproc', '2', '--method', 'retrain'], 'forgetting train --nproc')):      # refused before launching
+        r = forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', *bad)
+        user_error(r, words); assert 'launching' not in r.stdout
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--model', 'resnet'), "invalid choice: 'resnet'", status=2)
     assert not (tmp_path / 'x.pt').exists() and not (tmp_path / 'x.run.pt').exists()
 

@@ -131,8 +131,26 @@ def test_rain100l_layouts(tmp_path):
     for n in (1, 2):       # RainTrainL: side by side
         png(tmp_path/'c'/f'rain-{n}.png'); png(tmp_path/'c'/f'norain-{n}.png')
     lazy = rain100l_train(tmp_path/'c', progress=False)
-    assert isinstance(lazy.degraded[0], Path) and lazy[1][0].shape == (3, 24, 32)
+    assert isinstance(lazy.degraded[0], Path) and lazy[1][0].shape == (3, 16, 32)   # centre-cropped to multiples of 16 when read
     assert PairedPatchDataset(lazy, patch_size=16, length=3)[2][0].shape == (3, 16, 16)
+
+def test_rain100l_jorder_x2_layout_and_raintrainl_masks(tmp_path):
+    for n in (1, 2, 3):    # JORDER's release: rain/X2/norain-Nx2.png + norain/norain-N.png
+        c = rand_u8(seed=n); png(tmp_path/'x2'/'norain'/f'norain-{n}.png', c); png(tmp_path/'x2'/'rain'/'X2'/f'norain-{n}x2.png', c)
+    ds = rain100l(tmp_path/'x2', progress=False)
+    assert len(ds) == 3 and ds.names[0] == 'norain-1x2/rain' and torch.equal(ds[2][0], ds[2][1])
+    for n in (1, 2):       # RainTrainL ships rain masks beside the pairs: they are not rainy inputs
+        for kind in ('rain', 'norain', 'rainregion', 'rainstreak'): png(tmp_path/'tl'/f'{kind}-{n}.png', seed=n)
+    assert rain100l_train(tmp_path/'tl', progress=False).names == ['rain-1/rain', 'rain-2/rain']
+
+def test_benchmarks_are_centre_cropped_to_multiples_of_16(tmp_path):
+    img = rand_u8(h=40, w=50)
+    png(tmp_path/'bsd'/'a.png', img); png(tmp_path/'r'/'rainy'/'rain-1.png', img); png(tmp_path/'r'/'norain-1.png', img)
+    expect = load_image(tmp_path/'bsd'/'a.png')[:, 4:36, 1:49]     # PromptIR's crop_img(base=16): centred
+    assert torch.equal(bsd68(tmp_path/'bsd', progress=False)[0][1], expect)
+    assert torch.equal(rain100l(tmp_path/'r', progress=False)[0][0], expect)
+    assert torch.equal(rain100l(tmp_path/'r', lazy=True, progress=False)[0][0], expect)
+    assert bsd68(tmp_path/'bsd', multiple=1, progress=False)[0][1].shape == (3, 40, 50)
 
 def test_rain100l_errors(tmp_path):
     png(tmp_path/'miss'/'rainy'/'rain-1.png')
@@ -155,11 +173,17 @@ def test_sots_outdoor(tmp_path):
     ds = sots_outdoor(root, progress=False)
     assert len(ds) == 4 and ds.tasks == ['haze']
     assert ds.clean[0] is ds.clean[1]                                       # one gt shared by its hazy images
-    assert torch.equal(ds[2][1], load_image(root/'gt'/'0002.png'))
+    assert torch.equal(ds[2][1], load_image(root/'gt'/'0002.png')[:, 4:20])      # 24x32 centre-cropped to 16x32
     ots = tmp_path/'OTS'   # RESIDE-OTS/PromptIR: hazy images in sub-folders, clear/ for gt
     png(ots/'clear'/'0007.jpg'.replace('.jpg', '.png'))
     jpg(ots/'haze'/'part1'/'0007_0.9_0.16.jpg'); jpg(ots/'haze'/'part2'/'0007_0.8_0.12.jpg')
     assert len(reside_ots(ots, progress=False)) == 2
+
+def test_sots_promptir_layout(tmp_path):
+    root = tmp_path/'dehaze'   # PromptIR/AdaIR test layout: input/ID_beta_A.jpg + target/ID.png
+    png(root/'target'/'0001.png', seed=1); jpg(root/'input'/'0001_0.8_0.2.jpg', seed=2)
+    ds = sots_outdoor(root, progress=False)
+    assert len(ds) == 1 and torch.equal(ds[0][1], load_image(root/'target'/'0001.png')[:, 4:20, :])
 
 def test_sots_errors(tmp_path):
     jpg(tmp_path/'s'/'hazy'/'0003_0.8_0.2.jpg'); (tmp_path/'s'/'gt').mkdir()
