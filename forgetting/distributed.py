@@ -15,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from fastprogress.fastprogress import progress_bar
 from .train import (TrainConfig, patch_datasets, step_loader, make_optimizer, train_step, load_checkpoint,
                               load_model_state, save_checkpoint, seed_everything, set_rng_state, resolve_device)
-from .train import _state, _check_target, _resume_config, _validate, _comment, _due, _new_history
+from .train import _state, _check_target, _resume_config, _validate, _comment, _due, _new_history, _load_optimizer_state
 
 # %% auto #0
 __all__ = ['shard_config', 'RankInfo', 'rank_info', 'launched_by_torchrun', 'is_main_process', 'rank_device', 'backend_for',
@@ -129,19 +129,32 @@ def torchrun_command(nproc:int, # processes on this machine
     return [sys.executable, '-m', 'torch.distributed.run', '--nnodes=1', f'--nproc-per-node={nproc}',
             '--master-addr=127.0.0.1', f'--master-port={port}', *(['-m', module] if module else []), *map(str, args)]
 
+def _stop_job(proc:subprocess.Popen, # a running torchrun
+              grace:float=60, # seconds torchrun has to stop its workers (it gives them 30 s before SIGKILL)
+             ) -> tuple: # (stdout, stderr) as far as captured
+    "Stop a torchrun job with its workers: SIGTERM makes torchrun stop them (each worker runs in a session of its own, out of reach of a group kill) and exit; SIGKILL after `grace` s."
+    proc.terminate()
+    try: return proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired: proc.kill(); proc.wait(); return None, None
+
 def launch(nproc:int, # processes on this machine
            args:list[str], # the module's/script's arguments
            module:str|None=None, # e.g. 'forgetting.cli'
-           timeout:float|None=None, # seconds; the job is stopped after that
+           timeout:float|None=None, # seconds; then the job (torchrun and every worker) is stopped
            env:dict|None=None, # extra environment variables
            capture:bool=False, # capture stdout/stderr (tests) instead of passing them through
           ) -> subprocess.CompletedProcess:
     "Run a torchrun job of `nproc` processes and wait for it; the caller checks `returncode`."
     cmd = torchrun_command(nproc, args, module)
     full_env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1'), **(env or {})}
-    try: return subprocess.run(cmd, env=full_env, capture_output=capture, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        raise TimeoutError(f"the {nproc}-process job did not finish within {timeout} s: {' '.join(cmd)}") from e
+    pipe = subprocess.PIPE if capture else None
+    proc = subprocess.Popen(cmd, env=full_env, stdout=pipe, stderr=pipe, text=True)
+    try: out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop_job(proc)
+        raise TimeoutError(f"the {nproc}-process job did not finish within {timeout} s: {' '.join(cmd)}") from None
+    except BaseException: _stop_job(proc); raise   # e.g. Ctrl-C: no worker is left holding a GPU
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 # %% ../nbs/08_distributed.ipynb #69e116b1
 def train_ddp(model:nn.Module, # image-to-image model, the same initial weights on every rank (rank 0's are broadcast)
@@ -166,10 +179,10 @@ def train_ddp(model:nn.Module, # image-to-image model, the same initial weights 
     model.to(device)
     history, start = _new_history(), 0
     if state is not None: load_model_state(model, state, resume); history, start = state['history'], state['step']
-    ddp = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
+    ddp = DDP(model, device_ids=[device.index] if device.type == 'cuda' else None, static_graph=True)  # the same parameters go unused every step (AdaIR's rate_conv): no per-step search
     opt, sched, scaler = make_optimizer(ddp, local)
     if state is not None:
-        opt.load_state_dict(state['optimizer']); sched.load_state_dict(state['scheduler']); scaler.load_state_dict(state['scaler'])
+        _load_optimizer_state(opt, sched, scaler, state)
     loader = step_loader(patch_datasets(train_photos, local, world), local, start, rank, world)
     set_rng_state(state['rng']) if state is not None else seed_everything(config.seed)
     steps = range(start, config.steps)

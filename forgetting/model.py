@@ -281,11 +281,12 @@ def frequency_mask(h:int, w:int, # feature size
 def split_frequencies(x:Tensor, # (B,C,H,W) real feature
                       mask:Tensor, # (B,1,H,W) low-frequency box in the shifted spectrum
                      ) -> tuple[Tensor, Tensor]: # (high, low) magnitudes, each (B,C,H,W)
-    "Split `x` into high/low frequency magnitude maps with an FFT mask (shift = roll by (H/2, W/2))."
+    "Split `x` into high/low frequency magnitude maps with an FFT mask (shift = roll by (H/2, W/2)); in fp32, also under autocast."
     h, w = x.shape[-2:]
-    shifted = torch.roll(torch.fft.fft2(x, norm='forward'), shifts=(h // 2, w // 2), dims=(-2, -1))
-    band = lambda m: torch.fft.ifft2(torch.roll(shifted * m, shifts=(-(h // 2), -(w // 2)), dims=(-2, -1)), norm='forward').abs()
-    return band(1 - mask), band(mask)
+    with torch.autocast(x.device.type, enabled=False):     # CUDA FFTs reject bf16 and want power-of-2 sizes in fp16
+        shifted = torch.roll(torch.fft.fft2(x.float(), norm='forward'), shifts=(h // 2, w // 2), dims=(-2, -1))
+        band = lambda m: torch.fft.ifft2(torch.roll(shifted * m, shifts=(-(h // 2), -(w // 2)), dims=(-2, -1)), norm='forward').abs()
+        return band(1 - mask), band(mask)
 
 # %% ../nbs/01_model.ipynb #ac162032
 class CrossAttention(nn.Module):

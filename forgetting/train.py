@@ -155,9 +155,9 @@ def resolve_device(device:str|torch.device) -> torch.device:
     return default_device() if str(device) == 'auto' else torch.device(device)
 
 def _amp_dtype(config:TrainConfig, device:torch.device) -> torch.dtype|None:
-    "The autocast dtype: bf16 (or fp16) on CUDA when `config.amp`; None = full precision."
+    "The autocast dtype on CUDA when `config.amp`: bf16 on GPUs with native bf16 (compute capability 8+), else fp16; None = full precision."
     if not (config.amp and device.type == 'cuda'): return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
 
 def make_optimizer(model:nn.Module, config:TrainConfig,
                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, torch.amp.GradScaler]:
@@ -233,7 +233,7 @@ def set_rng_state(state:dict):
     n = state['numpy']
     np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
     random.setstate((state['python'][0], tuple(state['python'][1]), state['python'][2]))
-    if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
+    if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'][:torch.cuda.device_count()])  # a run saved with more GPUs
 
 def seed_everything(seed:int):
     "Seed Python, numpy and torch (all devices)."
@@ -283,6 +283,11 @@ def _check_target(checkpoint, resume, overwrite:bool) -> Path|None:
         raise FileExistsError(f"checkpoint {path} already exists; pass overwrite=True to replace it or resume it")
     return path
 
+def _load_optimizer_state(opt, sched, scaler, state:dict):
+    "Restore optimizer, scheduler and GradScaler from a checkpoint (a scaler saved disabled, e.g. on the CPU, has no state)."
+    opt.load_state_dict(state['optimizer']); sched.load_state_dict(state['scheduler'])
+    if state['scaler']: scaler.load_state_dict(state['scaler'])
+
 def _due(done:int, every:int, steps:int) -> bool: return done == steps or (every > 0 and done % every == 0)
 
 # %% ../nbs/02_train.ipynb #b711d552
@@ -324,7 +329,7 @@ def train(model:nn.Module, # any image-to-image model; trained in place
     history, start = _new_history(), 0
     if state is not None:
         load_model_state(model, state, resume)
-        opt.load_state_dict(state['optimizer']); sched.load_state_dict(state['scheduler']); scaler.load_state_dict(state['scaler'])
+        _load_optimizer_state(opt, sched, scaler, state)
         history, start = state['history'], state['step']
     loader = step_loader(patch_datasets(train_photos, config), config, start)
     set_rng_state(state['rng']) if state is not None else seed_everything(config.seed)

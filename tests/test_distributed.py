@@ -21,6 +21,7 @@ from forgetting.distributed import train_ddp, process_group, is_main_process
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
+        self.unused = nn.Conv2d(3, 3, 1)   # gets no gradient, like AdaIR's rate_conv: DDP must allow that
     def forward(self, x): return x + self.b(torch.relu(self.a(x)))
 out, report = sys.argv[1], sys.argv[2]
 cfg = TrainConfig(**json.loads(sys.argv[3]))
@@ -38,6 +39,7 @@ with process_group('cpu') as info:
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
+        self.unused = nn.Conv2d(3, 3, 1)   # gets no gradient, like AdaIR's rate_conv: DDP must allow that
     def forward(self, x): return x + self.b(torch.relu(self.a(x)))
 
 
@@ -103,6 +105,7 @@ from torch import nn
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
+        self.unused = nn.Conv2d(3, 3, 1)   # gets no gradient, like AdaIR's rate_conv: DDP must allow that
     def forward(self, x): return x + self.b(torch.relu(self.a(x)))
 def unlearn_job():
     "The same nets and data on every call: {method: (model, forget set, retain set, forget kwargs)}."
@@ -143,3 +146,16 @@ def test_unlearning_with_two_processes_matches_one(two_process_unlearning):
 def test_unlearning_batches_must_split_evenly():
     from forgetting.unlearn import _shard
     with pytest.raises(ValueError, match='forget batch of 3 does not split evenly over 2 processes'): _shard(torch.arange(3), (0, 2), 'forget')
+
+
+def test_launch_timeout_kills_every_worker(tmp_path):
+    "A job that outlives its timeout is stopped with all its worker processes (none keeps a GPU)."
+    import subprocess, time, uuid
+    mark = uuid.uuid4().hex
+    (tmp_path / 'hang.py').write_text(f"import time  # {mark}\ntime.sleep(600)\n")
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError, match='did not finish within 5 s'): launch(2, [str(tmp_path / 'hang.py')], timeout=5, capture=True)
+    assert time.perf_counter() - t0 < 60
+    time.sleep(1)
+    left = subprocess.run(['pgrep', '-f', str(tmp_path / 'hang.py')], capture_output=True, text=True).stdout.split()
+    assert left == [], left

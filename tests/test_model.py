@@ -249,3 +249,15 @@ def test_restore_bad_input():
 
 def test_model_rejects_bad_size():
     with pytest.raises(ValueError, match='divisible by 8'): get_model('adair-tiny')(torch.rand(1, 3, 20, 24))
+
+
+def test_adair_frequency_split_runs_in_fp32_under_autocast():
+    "Mixed precision must not reach AdaIR's FFTs (CUDA rejects bf16 FFTs; fp16 ones need power-of-2 sizes)."
+    from forgetting.model import split_frequencies
+    x = torch.randn(1, 4, 12, 20); mask = torch.zeros(1, 1, 12, 20); mask[..., 4:8, 7:13] = 1
+    ref = split_frequencies(x, mask)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = split_frequencies(x.bfloat16(), mask)
+    for g, r in zip(got, ref):
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g, r, atol=0.05, rtol=0.05)

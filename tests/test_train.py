@@ -173,3 +173,25 @@ def test_cli_trains_and_resumes(tmp_path, capsys):
     assert card['steps'] == 3 and (tmp_path / 'm.json').exists() and (tmp_path / 'm.run.pt').exists()
     assert load_checkpoint(tmp_path / 'm.run.pt')['history']['step'] == [1, 2, 3]
     with pytest.raises(FileExistsError): main(args, get_model=lambda name: fresh())
+
+
+def test_amp_dtype_follows_the_gpu(monkeypatch):
+    "bf16 only on GPUs with native bf16 (compute capability 8+); fp16 with a GradScaler before that; none on the CPU."
+    from forgetting.train import _amp_dtype
+    cfg = TrainConfig(steps=2)
+    for major, dtype in ((7, torch.float16), (8, torch.bfloat16), (9, torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, 'get_device_capability', lambda device=None, m=major: (m, 0))
+        assert _amp_dtype(cfg, torch.device('cuda', 0)) == dtype
+    assert _amp_dtype(cfg, torch.device('cpu')) is None and _amp_dtype(TrainConfig(steps=2, amp=False), torch.device('cuda')) is None
+
+
+def test_resume_into_an_enabled_scaler_from_a_run_without_one():
+    "A CPU (or bf16) run saves an empty GradScaler state; resuming it where fp16 needs a scaler must not fail."
+    from forgetting.train import _load_optimizer_state, make_optimizer
+    net = torch.nn.Conv2d(3, 3, 1)
+    opt, sched, off = make_optimizer(net, TrainConfig(steps=4, device='cpu'))
+    state = {'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(), 'scaler': off.state_dict()}
+    assert state['scaler'] == {}
+    on = torch.amp.GradScaler('cpu', enabled=True)
+    _load_optimizer_state(opt, sched, on, state)
+    assert on.is_enabled() and on.get_scale() == 65536.0
