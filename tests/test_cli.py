@@ -99,7 +99,12 @@ def test_unlearn_then_report(ckpts, tmp_path):
 
 def test_unlearn_with_two_processes_matches_one(ckpts, tmp_path):
     "`unlearn --nproc 2` relaunches under torchrun; each rank takes half of every batch -> the weights of one process."
-    fast = [*FAST_UNLEARN, '--lr', '1e-2', '--set', 'stop_gain=null']       # the 2-step model has no haze gain to stop at
+    # The 2-step model has no haze gain to stop at. No adversarial anchor here: at step 1, f(x_adv) equals the frozen
+    # f0(x_adv) only as far as the CPU's conv kernels give the same bits for a batch of 2 as of 4 (oneDNN picks kernels by
+    # shape and ISA), and L1's subgradient at a zero residual turns those last bits into full-size gradient signs (6e-5 on
+    # a 7e-4 update on one 2-core AMD machine, 1.5e-8 without the anchor). The anchor's split is checked exactly on a
+    # plain conv net in tests/test_distributed.py.
+    fast = [*FAST_UNLEARN, '--lr', '1e-2', '--set', 'stop_gain=null', '--set', 'adversarial=false']
     ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'one.pt', *fast))
     out = ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'two.pt', '--nproc', '2', *fast))
     assert 'launching 2 processes' in out and out.count('forgot haze') == 1                     # rank 0 alone reports
