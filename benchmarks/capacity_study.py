@@ -18,11 +18,13 @@ import argparse, os, subprocess, sys
 from pathlib import Path
 
 import torch
+from forgetting.data import forget_retain
+from forgetting.train import RELEASE_RECIPE
 
 torch.set_num_threads(1)  # two training runs share a 2-core machine: one thread each is fastest
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = {'original': None, 'retrained-nohaze': ['noise15', 'noise25', 'noise50', 'rain']}  # name -> tasks (None = all)
+RUNS = {'original': None, 'retrained-nohaze': forget_retain('haze')[1]}  # name -> training tasks (None = all)
 
 
 def stem(dim:int, name:str) -> str: return f'promptir-tiny-dim{dim}-{name}'
@@ -58,7 +60,8 @@ def plot_gaps(pairs:dict, path:Path):
         ax.bar(np.arange(len(tasks)) + i * width, gaps, width, label=f"{label} ({pair['parameters'] / 1e6:.1f}M params)")
     ax.axhline(0.5, color='k', ls='--', lw=1, label='bar: within 0.5 dB')
     ax.set_xticks(np.arange(len(tasks)) + width * (len(pairs) - 1) / 2, tasks)
-    ax.set_ylabel('retrained - original PSNR (dB)'); ax.set_title('Retained-task gap at the bundled budget (2000 x 8 patches)')
+    cfg = next(iter(pairs.values()))['config']
+    ax.set_ylabel('retrained - original PSNR (dB)'); ax.set_title(f"Retained-task gap at {cfg['steps']} steps x {cfg['batch_size']} patches")
     ax.legend(fontsize=8); fig.tight_layout()
     from forgetting.evaluate import atomic_write
     atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=120), overwrite=True)
@@ -73,7 +76,7 @@ def summarise(args):
     pairs = {}
     for label, paths in cards.items():
         o, r = (load_json(p, 'card') for p in paths)
-        pairs[label] = dict(cards=[str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in paths], parameters=o['parameters'],
+        pairs[label] = dict(cards=[str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in paths], parameters=o['parameters'], config=o['config'],
                             seconds=[o['seconds'], r['seconds']], bars=release_bars(o, r))
         print(f"## {label}: {o['parameters']:,} parameters\n\n{bars_markdown(pairs[label]['bars'])}\n")
     save_json(pairs, Path(args.out) / 'capacity_study.json', overwrite=True)
@@ -83,7 +86,7 @@ def summarise(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dim', type=int, default=24, help='embedding width of the wider preset (promptir-tiny has 12)')
-    p.add_argument('--steps', type=int, default=2000, help='optimiser steps (the bundled budget)')
+    p.add_argument('--steps', type=int, default=RELEASE_RECIPE['steps'], help='optimiser steps (the bundled budget)')
     p.add_argument('--out', default=str(ROOT / 'figures/capacity'), help='output folder')
     p.add_argument('--one', choices=list(RUNS), help=argparse.SUPPRESS)
     args = p.parse_args()
