@@ -289,7 +289,7 @@ def cmd_train(args, argv:list[str]) -> int:
     if launched_by_torchrun():
         with process_group(args.device) as info:
             seed_everything(args.seed); model = get_model(args.model)
-            train_ddp(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size),
+            train_ddp(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
                       checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
                       overwrite=args.overwrite, progress=not args.quiet)
         if info.rank != 0: return 0

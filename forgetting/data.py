@@ -14,10 +14,11 @@ from torchvision.io import decode_image, read_file, ImageReadMode
 from torchvision.transforms.v2 import functional as TF
 
 # %% auto #0
-__all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'BUNDLED', 'RAINY_NAME', 'task_type', 'tasks_of', 'forget_retain', 'load_image',
-           'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey', 'split_photos', 'bundled_split',
-           'quantise', 'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth',
-           'add_haze', 'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple',
+__all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'BUNDLED', 'LAYOUTS', 'SUITE_GRID', 'RAINY_NAME', 'task_type', 'tasks_of',
+           'forget_retain', 'load_image', 'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey',
+           'split_photos', 'bundled_split', 'check_pools', 'type_pools', 'photo_pools', 'bundled_pools', 'quantise',
+           'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth', 'add_haze',
+           'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple', 'grid_crops',
            'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l', 'sots_outdoor',
            'rain100l_train', 'reside_ots', 'plot_degradations']
 
@@ -197,6 +198,62 @@ def bundled_split(seed:int=0, # split seed; 0 is the project default
                  ) -> tuple[list[Photo],list[Photo]]: # (train photos, test photos)
     "THE default split of the bundled photos: 25% test, stratified by colour/grey."
     return split_photos(bundled_photos(), 0.25, seed, stratify=is_grey)
+
+# %% ../nbs/00_data.ipynb #c8145a71
+def check_pools(pools:dict[str,list[Photo]], # degradation type -> its photos
+                types:list[str]|None=None, # types that must have photos; None = every key
+               ) -> dict[str,list[Photo]]: # `pools`, checked
+    "Known types, a photo for every needed type, no photo name in two pools."
+    if not isinstance(pools, dict): raise TypeError(f"pools must be a dict type -> photos, got {type(pools).__name__}")
+    for t in pools: _check_type(t)
+    for t in (list(pools) if types is None else types):
+        if not pools.get(t): raise ValueError(f"pool of {t!r} has no photo: every trained type needs at least one")
+    owner = {}
+    for t, photos in pools.items():
+        for p in photos:
+            if owner.setdefault(p.name, t) != t: raise ValueError(f"photo {p.name!r} is in two pools ({owner[p.name]!r} and {t!r})")
+    return pools
+
+# %% ../nbs/00_data.ipynb #f8157dfa
+def type_pools(photos:list[Photo], # training photos with distinct names
+               types=TYPES, # one pool per type
+               seed:int=0, # shuffle seed
+               stratify=is_grey, # photo -> group; each group is dealt round the pools in turn (None: one group)
+              ) -> dict[str,list[Photo]]: # type -> its photos, disjoint, each sorted by name
+    "Deal `photos` into disjoint, deterministic per-type pools (each degradation type gets its own photos)."
+    types = [_check_type(t) for t in types]
+    names = [p.name for p in photos]
+    if len(set(names)) != len(names): raise ValueError(f"photo names must be distinct: {sorted(names)}")
+    if len(photos) < len(types): raise ValueError(f"{len(photos)} photo(s) cannot fill {len(types)} pools {types}: each type needs one")
+    groups = {}
+    for p in sorted(photos, key=lambda p: p.name): groups.setdefault(None if stratify is None else stratify(p), []).append(p)
+    g, pools, turn = torch.Generator().manual_seed(seed), {t: [] for t in types}, 0
+    for key in sorted(groups, key=str):
+        for j in torch.randperm(len(groups[key]), generator=g).tolist():
+            pools[types[turn % len(types)]].append(groups[key][j]); turn += 1
+    return check_pools({t: sorted(ps, key=lambda p: p.name) for t, ps in pools.items()})
+
+# %% ../nbs/00_data.ipynb #a264aadc
+LAYOUTS = ('shared', 'pools')
+
+def photo_pools(photos:list[Photo]|dict[str,list[Photo]], # training photos, or pools already made (type -> photos)
+                layout:str='shared', # 'shared': every type uses all photos; 'pools': `type_pools(photos)`
+                tasks:list[str]|None=None, # tasks that will be drawn; their types must have photos
+               ) -> dict[str,list[Photo]]: # type -> the photos its tasks are cut from
+    "The photos each degradation type is trained on, for one layout."
+    if layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
+    needed = list(dict.fromkeys(TASKS[t] for t in _check_tasks(list(TASKS) if tasks is None else tasks)))
+    if isinstance(photos, dict):
+        if layout != 'pools': raise ValueError(f"per-type pools were given but the layout is {layout!r}; use layout='pools'")
+        return check_pools(photos, needed)
+    if not photos: raise ValueError("no training photos")
+    return type_pools(photos) if layout == 'pools' else {t: list(photos) for t in TYPES}
+
+# %% ../nbs/00_data.ipynb #2f56e7e8
+def bundled_pools(seed:int=0, # split seed (`bundled_split`)
+                 ) -> dict[str,list[Photo]]: # type -> its bundled training photos
+    "THE per-type pools of the bundled training photos."
+    return type_pools(bundled_split(seed)[0])
 
 # %% ../nbs/00_data.ipynb #feb95c5b
 def _generator(seed:int|torch.Generator) -> torch.Generator:
@@ -430,39 +487,62 @@ def crop_to_multiple(x:Tensor, # (...,H,W)
     h, w = x.shape[-2] // multiple * multiple, x.shape[-1] // multiple * multiple
     return centre_crop(x, h, w)
 
+def grid_crops(x:Tensor, # (...,H,W)
+               size:int, # side of each square crop
+               grid:int=1, # crops per side: `grid` x `grid` crops, evenly spaced, corners included (1: the centre crop)
+              ) -> list[Tensor]: # `grid`**2 crops (...,size,size), row by row
+    "Fixed square crops of `x` on an evenly spaced grid (they overlap where the image is smaller than `grid` crops)."
+    if grid < 1: raise ValueError(f"grid must be >= 1, got {grid}")
+    if grid == 1: return [centre_crop(x, size, size)]
+    h, w = x.shape[-2:]
+    at = lambda n: [round(i * (n - size) / (grid - 1)) for i in range(grid)]
+    return [x[..., t:t+size, l:l+size] for t in at(h) for l in at(w)]
+
 def _pair_seed(seed:int, name:str, task:str) -> int:
     "Per-pair degradation seed: stable when photos are added or removed."
     return zlib.crc32(f"{seed}/{name}/{task}".encode())
 
+def _photo_crops(p:Photo, size:int|None, grid:int) -> list[tuple[str,Tensor,Tensor|None]]:
+    "(name, image, relative depth) of each evaluation crop of `p`; crop k of a grid is named `photo@k`."
+    if size is None: return [(p.name, crop_to_multiple(p.image, 8).contiguous(), None if p.depth is None else relative_depth(crop_to_multiple(p.depth, 8)))]
+    if min(p.size) < size: raise ValueError(f"crop size {size} is larger than photo {p.name!r} of size {p.size[0]}x{p.size[1]}")
+    images, depths = grid_crops(p.image, size, grid), (grid_crops(p.depth, size, grid) if p.depth is not None else [None]*grid**2)
+    names = [p.name] if grid == 1 else [f"{p.name}@{k}" for k in range(grid**2)]
+    return [(n, x.contiguous(), None if d is None else relative_depth(d)) for n, x, d in zip(names, images, depths)]
+
 def make_suite(photos:list[Photo], # clean photos
                tasks:list[str]|None=None, # tasks; None = all `TASKS`
                seed:int=0, # degradation seed
-               size:int|None=None, # centre crop to size x size (multiple of 8); None = full image cropped to multiples of 8
+               size:int|None=None, # crop to size x size (multiple of 8); None = full image cropped to multiples of 8
                progress:bool=True, # show a progress bar
-              ) -> PairedDataset: # one pair per (photo, task)
+               grid:int=1, # with `size`: `grid` x `grid` crops per photo (`grid_crops`); 1 = the centre crop
+              ) -> PairedDataset: # one pair per (crop, task)
     "Fixed, seeded degraded copies of `photos` for every task: every model is scored on identical inputs."
     tasks = _check_tasks(list(TASKS) if tasks is None else tasks)
     if size is not None and (size <= 0 or size % 8): raise ValueError(f"size must be a positive multiple of 8, got {size}")
+    if grid != 1 and size is None: raise ValueError("a grid of crops needs a crop size")
     deg, cl, tk, nm = [], [], [], []
     for p in _progress(photos, progress):
-        if size is not None and min(p.size) < size: raise ValueError(f"crop size {size} is larger than photo {p.name!r} of size {p.size[0]}x{p.size[1]}")
-        crop = (lambda x: centre_crop(x, size, size)) if size else (lambda x: crop_to_multiple(x, 8))
-        image, depth = crop(p.image).contiguous(), (None if p.depth is None else relative_depth(crop(p.depth)))
-        for t in tasks:
-            deg.append(degrade(image, t, _pair_seed(seed, p.name, t), depth)); cl.append(image); tk.append(t); nm.append(f"{p.name}/{t}")
+        for name, image, depth in _photo_crops(p, size, grid):
+            for t in tasks:
+                deg.append(degrade(image, t, _pair_seed(seed, name, t), depth)); cl.append(image); tk.append(t); nm.append(f"{name}/{t}")
     return PairedDataset(deg, cl, tk, nm)
+
+SUITE_GRID = 2   # the bundled suite's crops per side: 2 x 2 crops of each of the 4 test photos = 16 images per task
 
 def bundled_suite(split:str='test', # 'test', 'train' or 'all' photos of `bundled_split()`
                   tasks:list[str]|None=None, # tasks; None = all `TASKS`
-                  size:int|None=128, # centre crop (CPU-friendly); None = full images
+                  size:int|None=128, # crop side (CPU-friendly); None = full images
                   seed:int=0, # degradation seed
-                  progress:bool=False, # show a progress bar (building it takes about a second)
+                  progress:bool=False, # show a progress bar (building it takes a few seconds)
+                  grid:int=SUITE_GRID, # with `size`: `grid` x `grid` crops per photo
                  ) -> PairedDataset:
     "The evaluation suite built from the bundled photos of the default split."
     splits = dict(zip(('train','test'), bundled_split()))
     if split not in ('train','test','all'): raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     photos = splits['train'] + splits['test'] if split == 'all' else splits[split]
-    return make_suite(photos, tasks, seed, size, progress)
+    return make_suite(photos, tasks, seed, size, progress, grid if size is not None else 1)
+
 
 # %% ../nbs/00_data.ipynb #15082805
 class PairedPatchDataset(Dataset):

@@ -15,7 +15,7 @@ from torch import nn, Tensor
 from torch.utils.data import Dataset, DataLoader
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
-from .data import TASKS, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain
+from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools
 from .evaluate import evaluate, Results, default_device, model_device, atomic_write, save_json, load_json
 
 # %% auto #0
@@ -23,8 +23,8 @@ __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'T
            'tasks_for_step', 'batch_for_step', 'StepBatches', 'step_loader', 'resolve_device', 'make_optimizer',
            'train_step', 'model_spec', 'cpu_state_dict', 'rng_state', 'set_rng_state', 'seed_everything',
            'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train', 'plot_history', 'release_config',
-           'save_release', 'train_release', 'release_bars', 'bars_markdown', 'add_release_args', 'release_options',
-           'main', 'default_device']
+           'convergence', 'save_release', 'train_release', 'release_bars', 'bars_markdown', 'add_release_args',
+           'release_options', 'main', 'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -51,6 +51,7 @@ class TrainConfig:
     val_every:int = 0 # validate every n steps (0 = only at the end); needs a `val_suite`
     save_every:int = 0 # checkpoint every n steps (0 = only at the end)
     num_workers:int = 0 # DataLoader worker processes preparing batches
+    layout:str = 'shared' # 'shared': every task cuts the same photos; 'pools': each degradation type its own (`forgetting.data.type_pools`)
 
     def __post_init__(self):
         self.tasks = list(self.tasks)
@@ -62,6 +63,7 @@ class TrainConfig:
         if self.weight_decay < 0: raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.grad_clip is not None and not self.grad_clip > 0: raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
         _check_tasks(self.tasks)
+        if self.layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {self.layout!r}")
         if self.device != 'auto':
             try: torch.device(self.device)
             except RuntimeError: raise ValueError(f"device {self.device!r} is not a torch device (e.g. 'auto', 'cpu', 'cuda:0')") from None
@@ -104,14 +106,14 @@ def _seed(*keys:int) -> int:
     "A well-mixed 63-bit seed from integer keys."
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
-def patch_datasets(photos:list[Photo], # clean training photos
+def patch_datasets(photos:list[Photo]|dict[str,list[Photo]], # clean training photos, or per-type pools (type -> photos)
                    config:TrainConfig,
                    world_size:int=1, # number of processes drawing batches
                   ) -> dict[str, PatchDataset]: # task -> its patch dataset
-    "One `PatchDataset` per training task, long enough for every slot of the run."
-    if not photos: raise ValueError("no training photos")
+    "One `PatchDataset` per training task, cut from its type's photos (`config.layout`), long enough for every slot of the run."
+    pools = photo_pools(photos, config.layout, config.tasks)
     n = config.steps * config.batch_size * world_size
-    return {t: PatchDataset(photos, [t], patch_size=config.patch_size, length=n, seed=_seed(config.seed, list(TASKS).index(t)))
+    return {t: PatchDataset(pools[TASKS[t]], [t], patch_size=config.patch_size, length=n, seed=_seed(config.seed, list(TASKS).index(t)))
             for t in config.tasks}
 
 # %% ../nbs/02_train.ipynb #7cc410f6
@@ -384,7 +386,7 @@ def plot_history(history:dict, # from `train`
     return fig
 
 # %% ../nbs/02_train.ipynb #69fe7509
-RELEASE_RECIPE = dict(steps=2000, batch_size=8, patch_size=64, lr=1e-3, grad_clip=1.0, seed=0)  # the bundled checkpoints' recipe (see their cards)
+RELEASE_RECIPE = dict(steps=3000, batch_size=16, patch_size=64, lr=1e-3, grad_clip=1.0, seed=0, layout='pools')  # the bundled checkpoints' recipe (see their cards)
 
 
 # %% ../nbs/02_train.ipynb #21106de0
@@ -397,6 +399,21 @@ def release_config(tasks:list[str]|None=None, # training tasks; None = all `TASK
     recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
     recipe.setdefault('val_every', max(1, steps // 20))
     return TrainConfig(tasks=list(tasks or TASKS), **recipe)
+
+# %% ../nbs/02_train.ipynb #629f8750
+def convergence(curve:list[dict], # a card's `curve`: {'step', task: test PSNR, ...} per validation
+                steps:int, # the run's optimiser steps
+                tail:float=0.2, # the last fraction of training looked at
+                bar:float=0.3, # the largest movement allowed, dB (`RELEASE_BARS['last_fifth']`)
+               ) -> dict: # from_step, to_step, bar, per task {moved, met}, met
+    "How much test PSNR still moves over the last `tail` of training: max - min per task, from the last validation at or before the tail's start."
+    start = steps * (1 - tail)
+    before = [c for c in curve if c['step'] <= start]
+    pts = before[-1:] + [c for c in curve if c['step'] > start]
+    if len(pts) < 2: raise ValueError(f"the curve has {len(pts)} validation point(s) from step {start:.0f} on; validate more often")
+    moved = {t: max(c[t] for c in pts) - min(c[t] for c in pts) for t in pts[0] if t not in ('step', 'overall')}
+    tasks = {t: {'moved': round(m, 3), 'met': bool(m <= bar)} for t, m in moved.items()}
+    return {'from_step': pts[0]['step'], 'to_step': pts[-1]['step'], 'bar': bar, 'tasks': tasks, 'met': all(v['met'] for v in tasks.values())}
 
 # %% ../nbs/02_train.ipynb #20b614c4
 def save_release(path:str|Path, # the release file (.pt); the card goes to the same name with .json
@@ -421,15 +438,19 @@ def _curve(history:dict) -> list[dict]:
     "Validation PSNR per task at each validation step (for the card)."
     return [{'step': v['step'], **{t: round(m['psnr'], 3) for t, m in v['metrics'].items()}} for v in history['val']]
 
-def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:Results, suite_size:int,
+def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:Results, suite:str,
           train_photos:list[Photo], test_photos:list[Photo], extra:dict|None) -> dict:
+    pools = photo_pools(train_photos, config.layout, config.tasks)
+    curve = _curve(history)
     return {'name': name, 'model_spec': model_spec(model), 'parameters': sum(p.numel() for p in model.parameters()),
             'config': config.to_dict(),
             'data': {'split': 'forgetting.data.bundled_split(seed=0)', 'train_photos': [p.name for p in train_photos],
-                     'test_photos': [p.name for p in test_photos], 'train_tasks': list(config.tasks),
-                     'test_suite': f"forgetting.data.bundled_suite('test', size={suite_size}, seed=0)"},
+                     'test_photos': [p.name for p in test_photos], 'train_tasks': list(config.tasks), 'layout': config.layout,
+                     'pools': {t: [p.name for p in pools[t]] for t in dict.fromkeys(TASKS[k] for k in config.tasks)},
+                     'test_suite': suite},
             'steps': config.steps, 'seconds': round(history['seconds'], 1), 'device': str(model_device(model)),
-            'metrics': results.metrics, 'curve': _curve(history),
+            'metrics': results.metrics, 'curve': curve,
+            'convergence': convergence(curve, config.steps) if len(curve) >= 2 else None,
             'versions': {'torch': str(torch.__version__), 'python': platform.python_version()}, **(extra or {})}
 
 # %% ../nbs/02_train.ipynb #40ef32c7
@@ -439,7 +460,8 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
                   steps:int=RELEASE_RECIPE['steps'], # optimiser steps
                   seed:int=RELEASE_RECIPE['seed'], # seeds the model's initialisation and the run
                   name:str|None=None, # name on the card; default: the file's stem
-                  suite_size:int=128, # centre crop of the bundled test suite (all five tasks)
+                  suite_size:int=128, # crop side of the bundled test suite (all five tasks)
+                  suite_grid:int=SUITE_GRID, # its crops per side (`grid_crops`)
                   run_path:str|Path|None=None, # resumable training checkpoint; default: `<out>.run.pt` beside it
                   resume:bool=True, # continue from `run_path` when it exists
                   figure:str|Path|None=None, # write the training curve (`plot_history`) here
@@ -456,14 +478,15 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
     config = release_config(tasks, steps, seed, **config_kw)
     run = Path(run_path) if run_path is not None else out.with_suffix('.run.pt')
     train_photos, test_photos = bundled_split()
-    suite = bundled_suite('test', size=suite_size)
+    suite = bundled_suite('test', size=suite_size, grid=suite_grid)
     seed_everything(seed)
     model = make_model()
     history = train(model, train_photos, config, val_suite=suite, checkpoint=run, overwrite=overwrite,
                     resume=run if resume and run.exists() else None, progress=progress, stop_at=stop_at)
     if not history['step'] or history['step'][-1] < config.steps: return None
     results = evaluate(model, suite, progress=progress)
-    card = _card(name or out.stem, model, config, history, results, suite_size, train_photos, test_photos, extra)
+    suite_call = f"forgetting.data.bundled_suite('test', size={suite_size}, seed=0, grid={suite_grid})"
+    card = _card(name or out.stem, model, config, history, results, suite_call, train_photos, test_photos, extra)
     save_release(out, model, card, overwrite)
     if figure: plot_history(history, path=figure, overwrite=overwrite, title=card['name'])
     return card
@@ -472,7 +495,8 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
 RELEASE_BARS = dict(gain={'rain': 3.0, 'haze': 3.0, 'noise50': 6.0}, # the original's least restoration gain per task, dB
                     retained_gap=0.5, # largest |retrained - original| PSNR on a retained task, dB
                     forgotten_gain=1.0, # the retrained model's largest gain on a forgotten task, dB
-                    more_steps=0.2) # largest |longer - this| PSNR on any task when trained longer, dB
+                    more_steps=0.2, # largest |longer - this| PSNR on any task when trained longer, dB
+                    last_fifth=0.3) # largest movement of test PSNR on any task over the last fifth of training, dB
 
 def _card_metrics(card:Mapping, what:str, tasks) -> Mapping:
     "The per-task metrics of a card (or a bare metrics dict), checked to hold `tasks`."
@@ -530,13 +554,15 @@ def add_release_args(p:argparse.ArgumentParser, # a parser or subparser to exten
     g.add_argument('--weight-decay', type=float, default=d.weight_decay, help='AdamW weight decay')
     g.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
     g.add_argument('--no-balance', action='store_true', help='draw tasks at random instead of balancing each batch')
+    g.add_argument('--layout', default=r['layout'], choices=LAYOUTS, help="'pools': each degradation type its own training photos; 'shared': all tasks the same photos")
     g = p.add_argument_group('run')
     g.add_argument('--device', default=d.device, help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1', ...")
     g.add_argument('--no-amp', action='store_true', help='full precision on CUDA')
     g.add_argument('--num-workers', type=int, default=d.num_workers, help='data-loading processes')
     g.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20; 0: at the end only)')
     g.add_argument('--save-every', type=int, default=500, help='training-checkpoint interval')
-    g.add_argument('--suite-size', type=int, default=128, help='centre crop of the bundled test photos')
+    g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
+    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
     g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
     g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
     g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
@@ -550,9 +576,9 @@ def release_options(a:argparse.Namespace, # options parsed by a parser extended 
     "Split parsed release options into the run's recipe and how to run it."
     config = dict(tasks=a.tasks, steps=a.steps, seed=a.seed, batch_size=a.batch_size, patch_size=a.patch_size, lr=a.lr,
                   min_lr=a.min_lr, warmup=a.warmup, weight_decay=a.weight_decay, grad_clip=a.grad_clip or None,
-                  balance=not a.no_balance, device=a.device, amp=not a.no_amp, save_every=a.save_every,
+                  balance=not a.no_balance, layout=a.layout, device=a.device, amp=not a.no_amp, save_every=a.save_every,
                   num_workers=a.num_workers, **({} if a.val_every is None else {'val_every': a.val_every}))
-    run = dict(out_path=Path(a.out), suite_size=a.suite_size, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
+    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
                resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
     return config, run
 
