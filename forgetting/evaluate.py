@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 
 # %% auto #0
 __all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'atomic_write', 'json_safe', 'from_json_safe', 'save_json',
-           'load_json', 'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'evaluate', 'plot_results']
+           'load_json', 'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'paired_difference', 'evaluate',
+           'plot_results']
 
 # %% ../nbs/03_evaluate.ipynb #688331c6
 def default_device() -> torch.device: # `cuda` if available, else `mps` (Apple), else `cpu`
@@ -135,19 +136,26 @@ def restoration_gain(output:Tensor, # restored image(s) f(y)
 
 # %% ../nbs/03_evaluate.ipynb #5094968c
 METRICS = ('psnr', 'ssim', 'input_psnr', 'input_ssim', 'gain')
-_HEADERS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'input_psnr': 'input PSNR', 'input_ssim': 'input SSIM', 'gain': 'gain (dB)'}
+_HEADERS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'input_psnr': 'input PSNR', 'input_ssim': 'input SSIM', 'gain': 'gain (dB)', 'psnr_se': 'PSNR se'}
 
 def _mean(rows:list[dict], key:str) -> float: return float(np.mean([r[key] for r in rows]))
 
+def _se(values) -> float:
+    "Standard error of the mean of `values` (NaN for fewer than 2)."
+    v = np.asarray(list(values), dtype=float)
+    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) >= 2 else float('nan')
+
 def summarise(images:list[dict], # one dict per image: `task` and every name in `METRICS`
               tasks:Iterable[str]|None=None, # task order (missing tasks are skipped); default: first seen
-             ) -> dict[str, dict]: # task -> {metric: mean, 'count': n}, plus 'overall'
+             ) -> dict[str, dict]: # task -> {metric: mean, 'count': n, 'psnr_se': standard error of the mean PSNR}, plus 'overall'
     "Per-task means of per-image metrics, plus the unweighted mean over tasks as 'overall'."
     order = list(dict.fromkeys([*(tasks or []), *(r['task'] for r in images)]))
     by_task = {t: [r for r in images if r['task'] == t] for t in order}
-    table = {t: {**{m: _mean(rows, m) for m in METRICS}, 'count': len(rows)} for t, rows in by_task.items() if rows}
+    table = {t: {**{m: _mean(rows, m) for m in METRICS}, 'count': len(rows), 'psnr_se': _se(r['psnr'] for r in rows)}
+             for t, rows in by_task.items() if rows}
     if not table: raise ValueError("no images to summarise")
-    table['overall'] = {**{m: float(np.mean([v[m] for v in table.values()])) for m in METRICS}, 'count': len(images)}
+    se = float(np.sqrt(sum(v['psnr_se'] ** 2 for v in table.values())) / len(table))
+    table['overall'] = {**{m: float(np.mean([v[m] for v in table.values()])) for m in METRICS}, 'count': len(images), 'psnr_se': se}
     return table
 
 # %% ../nbs/03_evaluate.ipynb #105eadd0
@@ -176,11 +184,13 @@ class Results:
 
     def markdown(self, digits:int=2) -> str:
         "The per-task table as markdown (PSNR/gain with `digits` decimals, SSIM with `digits+2`)."
-        def fmt(m, v): return str(int(v)) if m == 'count' else f"{v:.{digits + 2 if 'ssim' in m else digits}f}"
-        cols = [*METRICS, 'count']
+        def fmt(m, v):
+            if m == 'count': return str(int(v))
+            return '-' if v is None or math.isnan(v) else f"{v:.{digits + 2 if 'ssim' in m else digits}f}"
+        cols = [*METRICS, 'count', 'psnr_se']
         lines = ['| task | ' + ' | '.join(_HEADERS.get(c, c) for c in cols) + ' |',
                  '|:--|' + '--:|' * len(cols)]
-        lines += [f"| {t} | " + ' | '.join(fmt(c, row[c]) for c in cols) + ' |' for t, row in self.metrics.items()]
+        lines += [f"| {t} | " + ' | '.join(fmt(c, row.get(c)) for c in cols) + ' |' for t, row in self.metrics.items()]
         return '\n'.join(lines)
 
     def __repr__(self) -> str: return self.markdown()
@@ -200,6 +210,31 @@ class Results:
         d = load_json(path, 'results')
         if not isinstance(d, dict) or 'metrics' not in d: raise ValueError(f"{path} is not a saved Results (no 'metrics' key)")
         return cls(d['metrics'], d.get('images'), d.get('meta'))
+
+# %% ../nbs/03_evaluate.ipynb #31e6047a
+def paired_difference(a:Results, # scores of model A (`evaluate`)
+                      b:Results, # scores of model B on the same suite
+                      tasks:Iterable[str]|None=None, # tasks compared; None = every task of `a`
+                      metric:str='psnr', # per-image metric
+                      n_boot:int=2000, # bootstrap resamples
+                      seed:int=0, # bootstrap seed
+                     ) -> dict: # mean, se, low, high (95%), median, worse (share of images with A < B), n, per task {mean, se, median, n}
+    "Mean over tasks of the per-image A - B differences, with its standard error and a bootstrap 95% interval."
+    tasks = list(a.tasks if tasks is None else tasks)
+    idx = lambda r, t: {row['index']: row[metric] for row in r.images if row['task'] == t}
+    diffs = {}
+    for t in tasks:
+        ia, ib = idx(a, t), idx(b, t)
+        if set(ia) != set(ib): raise ValueError(f"task {t}: the two results are not on the same images ({len(ia)} vs {len(ib)})")
+        if len(ia) < 2: raise ValueError(f"task {t} has {len(ia)} image(s): a suite too small for an interval (need at least 2 per task)")
+        diffs[t] = np.array([ia[i] - ib[i] for i in sorted(ia)])
+    g = np.random.default_rng(seed)
+    boot = np.mean([[d[g.integers(len(d), size=len(d))].mean() for _ in range(n_boot)] for d in diffs.values()], axis=0)
+    pooled = np.concatenate(list(diffs.values()))
+    return dict(mean=float(np.mean([d.mean() for d in diffs.values()])), se=float(np.sqrt(sum(_se(d) ** 2 for d in diffs.values())) / len(diffs)),
+                low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)), median=float(np.median(pooled)),
+                worse=float((pooled < 0).mean()), n=int(len(pooled)),
+                tasks={t: dict(mean=float(d.mean()), se=_se(d), median=float(np.median(d)), n=len(d)) for t, d in diffs.items()})
 
 # %% ../nbs/03_evaluate.ipynb #1052a0c5
 def _items(suite) -> Iterator[tuple[int, Tensor, Tensor, str]]:
@@ -250,6 +285,7 @@ def evaluate(model:nn.Module, # any image-to-image model: (B,3,H,W) -> (B,3,H,W)
              device:str|torch.device|None=None, # None: the model's device
              batch_size:int=8, # items per forward pass (consecutive items of equal size)
              progress:bool=True, # show a progress bar
+             outputs:list|None=None, # when a list: the model's outputs (CPU, (3,H,W) each, in suite order) are appended to it
             ) -> Results: # per-task psnr, ssim, input_psnr, input_ssim, gain, count (+ 'overall')
     "Score `model` on every item of `suite`: per-image metrics and per-task means."
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -265,6 +301,7 @@ def evaluate(model:nn.Module, # any image-to-image model: (B,3,H,W) -> (B,3,H,W)
             for batch in _batches(items, batch_size):
                 out = _restore(model, torch.stack([b[1] for b in batch]).float(), [b[3] for b in batch], device)
                 rows += _image_rows(batch, out)
+                if outputs is not None: outputs += list(out)
     finally: model.train(was_training)
     meta = dict(device=str(device), seconds=round(time.perf_counter() - start, 3))
     return Results.from_images(rows, getattr(suite, 'tasks', None), meta)
