@@ -140,9 +140,16 @@ def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str='accur
     g.add_argument('--lr', type=float, default=None, help='learning rate (default: the method preset)')
     g.add_argument('--forget-size', type=int, default=64, help="forget-set patches cut from the forgotten type's training photos")
     g.add_argument('--patch-size', type=int, default=48, help='side of the forget/retain patches')
-    g.add_argument('--retain-fraction', type=float, default=1.0, help="methods with retain data: this fraction of each retained type's photos (at least one)")
+    g.add_argument('--retain-fraction', type=_fraction, default=1.0, help="methods with retain data: this fraction of each retained type's photos (at least one)")
     g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='any other UnlearnConfig field, e.g. --set adv_source=retain-synth --set lam=2')
+
+def _fraction(text:str) -> float:
+    "A number in (0, 1] (for --retain-fraction)."
+    try: f = float(text)
+    except ValueError: f = 0.0
+    if not 0 < f <= 1: raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return f
 
 def _positive(text:str) -> int:
     "An integer >= 1 (for --nproc)."
@@ -440,6 +447,7 @@ def cmd_report(args, argv) -> int:
     folder = Path(args.figures) if args.figures else None
     for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png'):
         if folder: writable(folder / n, args.overwrite)
+    if args.mia and not args.retrained: raise ValueError("--mia needs --retrained: the calibrated audit measures each image against the retrained model")
     dev, named = device_of(args), _named(args.unlearned)
     original = load_model(args.original, args.model, dev)
     ft, rt = forget_retain(args.forget, original.tasks)

@@ -72,7 +72,7 @@ def test_evaluate_prints_table_and_writes_json(ckpts, tmp_path):
     out = ok(forgetting('evaluate', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'e.json', *SMALL))
     assert '| noise50 |' in out and '| haze |' in out and '| rain |' not in out
     saved = json.loads((tmp_path / 'e.json').read_text())
-    assert list(saved['metrics']) == ['noise50', 'haze', 'overall'] and saved['metrics']['haze']['count'] == 4
+    assert list(saved['metrics']) == ['noise50', 'haze', 'overall'] and saved['metrics']['haze']['count'] == 16   # 4 test photos x 2 x 2 crops
 
 
 def test_attack(ckpts, tmp_path):
@@ -94,7 +94,7 @@ def test_unlearn_then_report(ckpts, tmp_path):
     assert '| acc |' in out and 'forget gap' in out
     rep = json.loads((tmp_path / 'r.json').read_text())
     assert list(rep['rows']) == ['original', 'retrained', 'acc'] and (tmp_path / 'r.md').is_file()
-    assert sorted(p.name for p in (tmp_path / 'figs').iterdir()) == ['gain.png', 'grid.png', 'psnr.png']
+    assert sorted(p.name for p in (tmp_path / 'figs').iterdir()) == ['changes.png', 'gain.png', 'grid.png', 'psnr.png']
 
 
 def test_unlearn_with_two_processes_matches_one(ckpts, tmp_path):
@@ -135,9 +135,11 @@ def test_demo_writes_report_and_figures_and_reruns(ckpts, tmp_path):
     out = ok(forgetting(*args))
     assert 'demo finished' in out and '| retrained |' in out
     names = sorted(p.name for p in (tmp_path / 'demo').iterdir())
-    assert names == ['demo.json', 'gain.png', 'grid.png', 'psnr.png', 'report.json', 'report.md', 'unlearned-haze.json', 'unlearned-haze.pt']
+    assert names == ['changes.png', 'demo.json', 'gain.png', 'grid.png', 'psnr.png', 'report.json', 'report.md', 'unlearned-haze.json', 'unlearned-haze.pt']
     rep = json.loads((tmp_path / 'demo' / 'report.json').read_text())
     assert rep['forget_tasks'] == ['haze'] and 'mia_auc' in rep['rows']['original']
+    assert rep['rows']['retrained']['mia_calibrated']['auc'] == 0.5 and rep['rows']['original']['relearn_steps'] == 0
+    assert rep['rows']['retrained']['retain']['n'] == 4 * 16                                   # paired over 16 images per retained task
     (tmp_path / 'other').mkdir(); (tmp_path / 'other' / 'mine.txt').write_text('x')
     user_error(forgetting(*args[:5], '--out', tmp_path / 'other'), 'did not write')          # not the demo's folder
 
