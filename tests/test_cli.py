@@ -94,7 +94,7 @@ def test_unlearn_then_report(ckpts, tmp_path):
     assert '| acc |' in out and 'forget gap' in out
     rep = json.loads((tmp_path / 'r.json').read_text())
     assert list(rep['rows']) == ['original', 'retrained', 'acc'] and (tmp_path / 'r.md').is_file()
-    assert sorted(p.name for p in (tmp_path / 'figs').iterdir()) == ['gain.png', 'grid.png', 'psnr.png']
+    assert sorted(p.name for p in (tmp_path / 'figs').iterdir()) == ['changes.png', 'gain.png', 'grid.png', 'psnr.png']
 
 
 def test_unlearn_with_two_processes_matches_one(ckpts, tmp_path):
@@ -135,7 +135,7 @@ def test_demo_writes_report_and_figures_and_reruns(ckpts, tmp_path):
     out = ok(forgetting(*args))
     assert 'demo finished' in out and '| retrained |' in out
     names = sorted(p.name for p in (tmp_path / 'demo').iterdir())
-    assert names == ['demo.json', 'gain.png', 'grid.png', 'psnr.png', 'report.json', 'report.md', 'unlearned-haze.json', 'unlearned-haze.pt']
+    assert names == ['changes.png', 'demo.json', 'gain.png', 'grid.png', 'psnr.png', 'report.json', 'report.md', 'unlearned-haze.json', 'unlearned-haze.pt']
     rep = json.loads((tmp_path / 'demo' / 'report.json').read_text())
     assert rep['forget_tasks'] == ['haze'] and 'mia_auc' in rep['rows']['original']
     (tmp_path / 'other').mkdir(); (tmp_path / 'other' / 'mine.txt').write_text('x')
