@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #261c4576
 from __future__ import annotations
-import argparse, json, os, shlex, sys, time
+import argparse, json, os, shlex, sys, tempfile, time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,10 +24,11 @@ from .distributed import launch, launched_by_torchrun, process_group, rank_info,
 
 # %% auto #0
 __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'DEMO_MARK', 'bundled_path', 'readable',
-           'writable', 'concat', 'build_suite', 'command', 'one_line', 'main', 'build_parser', 'device_of',
-           'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set', 'retain_set', 'run_forget', 'json_dump',
-           'say', 'relaunch', 'command_line', 'cmd_train', 'Loaded', 'card_of', 'trained_tasks', 'load_model',
-           'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder', 'cmd_demo']
+           'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite', 'command', 'one_line',
+           'main', 'build_parser', 'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set',
+           'retain_set', 'run_forget', 'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted',
+           'cmd_train', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'json_out', 'cmd_evaluate', 'cmd_attack',
+           'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ ORIGINAL = 'data/checkpoints/promptir-tiny-original.pt'
 RETRAINED = 'data/checkpoints/promptir-tiny-retrained-nohaze.pt'
 DEMO_OUT = 'runs/demo' # ignored by git: the demo leaves a clone clean
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError,
-               TimeoutError)
+               TimeoutError, FloatingPointError)
 
 def bundled_path(path:str|Path) -> Path:
     "A relative path as given when it exists, else the same path inside the repository (the bundled checkpoints)."
@@ -59,12 +60,39 @@ def writable(path:str|Path, # an output the command will create
              overwrite:bool=False, # may it replace an existing one?
              what:str='output',
             ) -> Path:
-    "The path, checked: refused when it exists (unless `overwrite`) or its folder cannot be written."
+    "The path, checked: refused when it exists (unless `overwrite`), is a folder, or its folder cannot be written (tried, not guessed)."
     p = Path(path)
+    if p.is_dir(): raise IsADirectoryError(f"{what} {p} is a folder, not a file")
     if p.exists() and not overwrite: raise FileExistsError(f"{what} {p} already exists; pass --overwrite to replace it")
     parent = next((q for q in [p.parent, *p.parent.parents] if q.exists()), Path('.'))
-    if not os.access(parent, os.W_OK): raise PermissionError(f"cannot write {what} {p}: {parent} is not writable")
+    if not parent.is_dir(): raise NotADirectoryError(f"cannot write {what} {p}: {parent} is not a folder")
+    try: tempfile.TemporaryFile(dir=parent).close()
+    except OSError: raise PermissionError(f"cannot write {what} {p}: {parent} is not writable") from None
     return p
+
+def same_file(a:str|Path, b:str|Path) -> bool:
+    "Do `a` and `b` name the same file (through links and `..` too)?"
+    a, b = Path(a), Path(b)
+    return os.path.samefile(a, b) if a.exists() and b.exists() else a.resolve() == b.resolve()
+
+def with_card(what:str, path:str|Path) -> dict:
+    "A checkpoint and the JSON card beside it, as named paths (for `check_outputs`)."
+    return {what: Path(path), f'{what} card': Path(path).with_suffix('.json')}
+
+def check_outputs(outputs:dict, # name in messages ('--out', '--out card', ...) -> path the command will write
+                  inputs:dict, # name -> path the command reads
+                  overwrite:bool=False, # may outputs replace existing files?
+                  resumable:tuple=(), # names of outputs that may exist (state files a rerun continues)
+                 ) -> dict: # `outputs`, as Paths
+    "Check every output before any work: none is an input (even with --overwrite), no two are one file, each is writable."
+    outputs, seen = {k: Path(v) for k, v in outputs.items()}, {}
+    for k, p in outputs.items():
+        for k2, q in inputs.items():
+            if q is not None and same_file(p, q): raise ValueError(f"{k} {p} would replace the input {k2} {q}: choose a new path (--overwrite never replaces an input)")
+        for k2, q in seen.items():
+            if same_file(p, q): raise ValueError(f"{k} {p} is also {k2}: give them different paths")
+        writable(p, overwrite or k in resumable, k); seen[k] = p
+    return outputs
 
 # %% ../nbs/07_cli.ipynb #b778c90f
 def concat(suites:list[PairedDataset]) -> PairedDataset:
@@ -308,11 +336,27 @@ def command_line(name:str, argv:list[str]) -> str:
     world = rank_info().world_size if launched_by_torchrun() else 1
     return f'forgetting {name} ' + ' '.join(map(shlex.quote, _without(argv, '--nproc') + (['--nproc', str(world)] if world > 1 else [])))
 
+def finish_interrupted(out:Path, # a release (.pt) the command writes, with its card beside it
+                       command:str, # the command as its card records it (`command_line`)
+                      ) -> bool: # True when the card was missing and is written now
+    "Finish the write of a release that this same command was killed in: the model is there (its card inside), the card file is not."
+    card_path = out.with_suffix('.json')
+    if not out.is_file() or card_path.exists(): return False
+    try: obj = read_checkpoint(out)
+    except ValueError: return False                    # not a checkpoint: the usual "already exists" applies
+    card = obj.get('card') if isinstance(obj, Mapping) else None
+    if not isinstance(card, Mapping) or card.get('command') != command: return False
+    save_json(card, card_path)
+    say(f"finished an interrupted write: {out} was complete, wrote its card {card_path}")
+    return True
+
 @command
 def cmd_train(args, argv:list[str]) -> int:
     config, run = release_options(args)
     out = run['out_path']
-    for p in [out, out.with_suffix('.json')] + ([Path(args.figure)] if args.figure else []): writable(p, args.overwrite)
+    if finish_interrupted(out, command_line('train', argv)): return 0
+    check_outputs({**with_card('--out', out), '--run': run['run_path'], **({'--figure': args.figure} if args.figure else {})}, {},
+                  args.overwrite, resumable=('--run',))
     if args.batch_size % args.nproc: raise ValueError(f"--batch-size {args.batch_size} is not divisible by --nproc {args.nproc}")
     if args.nproc > 1 and args.stop_at: raise ValueError("--stop-at works with one process; a multi-process run resumes from --run")
     status = relaunch('train', args, argv)
@@ -373,9 +417,13 @@ def load_model(path:str|Path, # a checkpoint: release/unlearned file, training c
     return Loaded(model.to(default_device() if device is None else device).eval(), path, trained_tasks(obj, card), card)
 
 # %% ../nbs/07_cli.ipynb #08cebe08
+def json_out(args) -> Path|None:
+    "`--out` of a command that reads `--checkpoint`, checked: never the checkpoint or its card, even with --overwrite."
+    return check_outputs({'--out': args.out}, with_card('checkpoint', args.checkpoint), args.overwrite)['--out'] if args.out else None
+
 @command
 def cmd_evaluate(args, argv) -> int:
-    out = writable(args.out, args.overwrite) if args.out else None
+    out = json_out(args)
     loaded, suite = load_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
     res = evaluate(loaded.model, suite, progress=not args.quiet)
     res.meta.update(checkpoint=str(loaded.path), trained_tasks=loaded.tasks)
@@ -385,7 +433,7 @@ def cmd_evaluate(args, argv) -> int:
 
 @command
 def cmd_attack(args, argv) -> int:
-    out = writable(args.out, args.overwrite) if args.out else None
+    out = json_out(args)
     loaded, suite = load_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
     budgets = tuple(b / 255 if args.norm == 'linf' else b for b in args.budgets)
     if any(b <= 0 for b in budgets): raise ValueError(f"--budgets must be > 0, got {args.budgets}")
@@ -399,17 +447,17 @@ def cmd_attack(args, argv) -> int:
 def unlearned_card(loaded:Loaded, hist:dict, ft:list, rt:list, command:str) -> dict:
     "The card of an unlearned model: what it restores now, what it forgot, how."
     keep = {k: hist.get(k) for k in ('method', 'config', 'stop_reason', 'stop_step', 'final_gain', 'seconds', 'n_forget', 'n_anchor', 'evals')}
-    return {'name': 'unlearned', 'tasks': [t for t in (loaded.tasks or rt) if t not in ft], 'forgotten': ft,
+    gone = ft if hist.get('forgot') else []
+    return {'name': 'unlearned', 'tasks': [t for t in (loaded.tasks or rt) if t not in gone], 'forgotten': gone,
+            'status': 'forgotten' if gone else 'not forgotten',
             'source': str(loaded.path), 'source_card': loaded.card.get('name'), 'command': command, 'unlearning': keep}
 
 @command
 def cmd_unlearn(args, argv) -> int:
-    out = Path(args.out)
-    src = readable(args.checkpoint, 'checkpoint')
-    if out.resolve() == src.resolve() or out.with_suffix('.json').resolve() == src.with_suffix('.json').resolve():
-        raise ValueError(f"--out {out} would replace the input checkpoint {src}: choose a new path")
-    for p in (out, out.with_suffix('.json')): writable(p, args.overwrite)
+    out, src = Path(args.out), readable(args.checkpoint, 'checkpoint')
     if out.suffix == '.json': raise ValueError(f"--out {out} must not end in .json (the card goes there)")
+    if finish_interrupted(out, command_line('unlearn', argv)): return 0
+    check_outputs(with_card('--out', out), with_card('checkpoint', src), args.overwrite)
     check_world_size(UnlearnConfig.for_method(args.method, **unlearn_overrides(args)), args.nproc)
     status = relaunch('unlearn', args, argv)
     if status is not None: return status
@@ -421,10 +469,14 @@ def cmd_unlearn(args, argv) -> int:
     else:
         loaded = load_model(src, args.model, device_of(args))
         new, hist, ft, rt = run_forget(loaded, args)
+    if not hist.get('moved', True) and not hist.get('forgot'):
+        raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
+                         f"nothing written (try a lower --lr than {hist['config']['lr']:g})")
     card = unlearned_card(loaded, hist, ft, rt, command_line('unlearn', argv))
     save_release(out, new, card, overwrite=args.overwrite)
     rows = [f"| {e['step']} | {e['forget_gain']:.2f} |" for e in hist['evals']]
-    say(f"{args.method}: forgot {', '.join(ft)} in {hist['seconds']:.1f} s ({hist['stop_reason']}, step {hist['stop_step']})", '',
+    done = f"forgot {', '.join(ft)}" if hist.get('forgot') else f"did not forget {', '.join(ft)} (forget gain {hist['final_gain']:.2f} dB: the stop rule was not met; its card says not forgotten)"
+    say(f"{args.method}: {done} in {hist['seconds']:.1f} s ({hist['stop_reason']}, step {hist['stop_step']})", '',
         '| step | forget-set gain (dB) |', '|--:|--:|', *(rows[:3] + (['| ... | ... |'] if len(rows) > 6 else []) + rows[max(3, len(rows) - 3):]),
         '', f"wrote {out} and {out.with_suffix('.json')}")
     return 0
@@ -442,13 +494,13 @@ def _named(items:list[str]) -> dict[str, str]:
 
 @command
 def cmd_report(args, argv) -> int:
-    out = writable(args.out, args.overwrite) if args.out else None
-    if out: writable(out.with_suffix('.md'), args.overwrite)
+    out = Path(args.out) if args.out else None
     folder = Path(args.figures) if args.figures else None
-    for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png'):
-        if folder: writable(folder / n, args.overwrite)
     if args.mia and not args.retrained: raise ValueError("--mia needs --retrained: the calibrated audit measures each image against the retrained model")
     dev, named = device_of(args), _named(args.unlearned)
+    inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p for k, v in with_card(name, p).items()}
+    check_outputs({**({'--out': out, '--out markdown': out.with_suffix('.md')} if out else {}),
+                   **({f'--figures {n}': folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')} if folder else {})}, inputs, args.overwrite)
     original = load_model(args.original, args.model, dev)
     ft, rt = forget_retain(args.forget, original.tasks)
     retrained = load_model(args.retrained, args.model, dev) if args.retrained else None
@@ -477,9 +529,21 @@ def demo_folder(path:str|Path, overwrite:bool) -> Path:
     writable(p / DEMO_MARK, True, 'demo output')
     return p
 
+def demo_outputs(out:Path, args) -> dict:
+    "The files the demo writes in `out`, checked: never an input; one there that an earlier demo did not write needs --overwrite."
+    names = [f'unlearned-{args.forget}.pt', f'unlearned-{args.forget}.json', 'report.json', 'report.md', 'psnr.png', 'gain.png', 'grid.png', 'changes.png', DEMO_MARK]
+    mark = out / DEMO_MARK
+    earlier = json.loads(mark.read_text()).get('files', names) if mark.is_file() else []
+    inputs = {**with_card('--original', bundled_path(args.original)), **with_card('--retrained', bundled_path(args.retrained))}
+    outputs = check_outputs({f'--out {n}': out / n for n in names}, inputs, overwrite=True)
+    stray = [n for n in names[:-1] if (out / n).exists() and n not in earlier]
+    if stray and not args.overwrite: raise FileExistsError(f"--out {out} holds {', '.join(stray)}, which the demo did not write; pass --overwrite to replace it")
+    return outputs
+
 @command
 def cmd_demo(args, argv) -> int:
     t0, out = time.perf_counter(), demo_folder(args.out, args.overwrite)
+    demo_outputs(out, args)
     dev = device_of(args)
     say('[1/4] loading the original and retrained models')
     original, retrained = (load_model(bundled_path(p), None, dev) for p in (args.original, args.retrained))
@@ -499,7 +563,8 @@ def cmd_demo(args, argv) -> int:
                           forget=args.forget, method=args.method, seconds=round(time.perf_counter() - t0, 1))
     save_report(report, out / 'report.json', overwrite=True)
     figs = report_figures(report, {'original': original.model, name: new, 'retrained': retrained.model}, suite, suite.tasks, out, True)
-    json_dump({'command': 'forgetting demo ' + ' '.join(map(shlex.quote, argv)), **report['demo']}, out / DEMO_MARK, True)
+    files = [p.name for p in [out / 'report.json', out / 'report.md', unlearned, unlearned.with_suffix('.json'), *figs]]
+    json_dump({'command': 'forgetting demo ' + ' '.join(map(shlex.quote, argv)), **report['demo'], 'files': files}, out / DEMO_MARK, True)
     say('', report_markdown(report), *[f"wrote {p}" for p in [out / 'report.json', out / 'report.md', unlearned, *figs]],
         f"demo finished in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -4,8 +4,9 @@
 
 # %% ../nbs/03_evaluate.ipynb #d18b7a0c
 from __future__ import annotations
-import json, math, os, time
+import glob, json, math, os, time
 from collections.abc import Mapping
+from contextlib import contextmanager, ExitStack
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 import numpy as np, torch
@@ -15,9 +16,9 @@ from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'atomic_write', 'json_safe', 'from_json_safe', 'save_json',
-           'load_json', 'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'paired_difference', 'evaluate',
-           'plot_results']
+__all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'refuse_existing', 'clean_temporaries', 'folder_lock',
+           'atomic_write_all', 'atomic_write', 'json_safe', 'from_json_safe', 'json_writer', 'save_json', 'load_json',
+           'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'paired_difference', 'evaluate', 'plot_results']
 
 # %% ../nbs/03_evaluate.ipynb #688331c6
 def default_device() -> torch.device: # `cuda` if available, else `mps` (Apple), else `cpu`
@@ -36,21 +37,71 @@ def model_device(model:nn.Module, # any module
     return default_device()
 
 # %% ../nbs/03_evaluate.ipynb #2e22a239
+def refuse_existing(path:str|Path, # a file about to be written
+                    overwrite:bool=False, # may it replace an existing one?
+                    what:str='output', # how the message names it
+                   ):
+    "Raise `FileExistsError` when `path` exists and `overwrite` is off (the message names the flag and the argument)."
+    if Path(path).exists() and not overwrite:
+        raise FileExistsError(f"{what} {path} already exists; pass --overwrite (overwrite=True) to replace it")
+
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _temporary(path:Path) -> Path: return path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+
+def clean_temporaries(path:str|Path, # a file written by `atomic_write`
+                     ) -> list[Path]: # the temporary files removed
+    "Remove the temporary files of `path` whose writer was killed (its process is gone)."
+    path, gone = Path(path), []
+    for tmp in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+        pid = tmp.name[len(path.name) + 2:-len('.tmp')]
+        if pid.isdigit() and not _alive(int(pid)): tmp.unlink(missing_ok=True); gone.append(tmp)
+    return gone
+
+@contextmanager
+def folder_lock(folder:Path):
+    "Hold an exclusive lock on `folder` for the block (the system drops it when the process dies, even by `kill -9`)."
+    try: import fcntl
+    except ImportError: yield; return                  # no advisory locks here (Windows): exclusive creation still holds
+    fd = os.open(folder, os.O_RDONLY)
+    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+    finally: os.close(fd)
+
+def _publish(tmp:Path, path:Path, overwrite:bool):
+    "Give the finished `tmp` its final name: replace with `overwrite`, else create the name exclusively (a hard link)."
+    if overwrite: return os.replace(tmp, path)
+    try: os.link(tmp, path)
+    except FileExistsError: refuse_existing(path)
+    except OSError: refuse_existing(path); os.replace(tmp, path)   # a file system without hard links
+
+def atomic_write_all(writes:dict, # path -> function writing that file's content to the temporary path it is given
+                     overwrite:bool=False, # replace existing files?
+                    ) -> list[Path]: # the paths, in order
+    "Write several files as one unit: locked folders, every name checked, all contents written, then all published."
+    paths = [Path(p) for p in writes]
+    for p in paths: refuse_existing(p, overwrite); p.parent.mkdir(parents=True, exist_ok=True); clean_temporaries(p)
+    tmps = [_temporary(p) for p in paths]
+    with ExitStack() as stack:
+        for folder in sorted({p.parent.resolve() for p in paths}): stack.enter_context(folder_lock(folder))
+        try:
+            for p in paths: refuse_existing(p, overwrite)       # again, under the lock: a concurrent writer may have won
+            for write, tmp in zip(writes.values(), tmps): write(tmp)
+            for tmp, p in zip(tmps, paths): _publish(tmp, p, overwrite)
+        finally:
+            for tmp in tmps: tmp.unlink(missing_ok=True)
+    return paths
+
 def atomic_write(path:str|Path, # the file to write
                  write:Callable[[Path],None], # writes the content to the temporary path it is given
                  overwrite:bool=False, # replace an existing `path`?
                 ) -> Path: # `path`
-    "Write `path` atomically (temporary file + `os.replace`); refuse to replace an existing file unless `overwrite`."
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-    return path
+    "Write `path` atomically (temporary file, then an exclusive link or, with `overwrite`, `os.replace`)."
+    return atomic_write_all({path: write}, overwrite)[0]
+
 
 # %% ../nbs/03_evaluate.ipynb #f35903d9
 NON_FINITE = ('inf', '-inf', 'nan') # how non-finite floats are written: JSON has no infinity
@@ -69,14 +120,20 @@ def from_json_safe(obj):
     if isinstance(obj, list): return [from_json_safe(v) for v in obj]
     return float(obj) if isinstance(obj, str) and obj in NON_FINITE else obj
 
+def json_writer(obj, # JSON-serialisable object (see `save_json`)
+                default:Callable|None=None, # `json.dumps` fallback for other objects
+               ) -> Callable[[Path], None]: # writes the text to the path it is given (for `atomic_write_all`)
+    "Serialise `obj` now (a failure writes nothing); return the function that writes it."
+    text = json.dumps(json_safe(obj), indent=1, default=default, allow_nan=False)
+    return lambda p: Path(p).write_text(text)
+
 def save_json(obj, # JSON-serialisable object (non-finite floats, tensors and arrays are converted by `json_safe`)
               path:str|Path, # the file to write
               overwrite:bool=False, # replace an existing `path`?
               default:Callable|None=None, # `json.dumps` fallback for other objects (e.g. `str`)
              ) -> Path: # `path`
     "Write `obj` as indented, strict JSON with `atomic_write` (serialised first: a failure leaves nothing behind)."
-    text = json.dumps(json_safe(obj), indent=1, default=default, allow_nan=False)
-    return atomic_write(path, lambda p: p.write_text(text), overwrite)
+    return atomic_write(path, json_writer(obj, default), overwrite)
 
 def load_json(path:str|Path, # a file written by `save_json`
               what:str='JSON', # what the file should hold, for the error when it is missing
@@ -105,11 +162,11 @@ def _per_image(values:Tensor, like:Tensor) -> Tensor:
 
 def psnr(output:Tensor, # restored image(s), (C,H,W) or (B,C,H,W); clipped to [0,1] here
          clean:Tensor, # ground truth, same shape, in [0,1]
-        ) -> Tensor: # PSNR in dB per image (float64, CPU); +inf where the images are identical
+        ) -> Tensor: # PSNR in dB per image (float64, CPU); +inf where the images are identical, NaN where the output is
     "Per-image PSNR as PromptIR/AdaIR report it: RGB in [0,1], output clipped, mean over C,H,W."
     out, ref = _as_pair(output, clean)
     mse = (out - ref).pow(2).mean(dim=(1, 2, 3))
-    db = torch.where(mse > 0, 10 * torch.log10(1 / mse), torch.full_like(mse, float('inf')))
+    db = torch.where(mse == 0, torch.full_like(mse, float('inf')), 10 * torch.log10(1 / mse))   # NaN stays NaN, never a perfect score
     return _per_image(db, output)
 
 # %% ../nbs/03_evaluate.ipynb #cc9200b1

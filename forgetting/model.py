@@ -522,6 +522,8 @@ def load_weights(model:nn.Module,
     "Load weights from a plain/wrapped/Lightning checkpoint safely (`weights_only=True`), with readable mismatch errors."
     source = str(src) if isinstance(src, (str, Path)) else 'state_dict'
     sd = extract_state_dict(read_checkpoint(src) if isinstance(src, (str, Path)) else src, source)
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise ValueError(f"{source}: the weights are not finite (NaN or inf in {len(bad)} tensors, first {bad[0]})")
     mismatch = state_dict_mismatch(model.state_dict(), sd)
     if mismatch['shapes'] or (strict and (mismatch['missing'] or mismatch['unexpected'])):
         raise ValueError(format_mismatch(mismatch, source, type(model).__name__))

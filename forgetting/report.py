@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torchvision.utils import make_grid
 from .data import TASKS, bundled_split, bundled_suite, make_suite, photo_pools, task_type, SUITE_GRID
-from .evaluate import evaluate, psnr, paired_difference, plot_results, atomic_write, save_json, load_json
+from .evaluate import evaluate, psnr, paired_difference, plot_results, atomic_write, refuse_existing, save_json, load_json
 from .unlearn import as_pairs
 
 # %% auto #0
@@ -401,7 +401,7 @@ def report_figures(report:dict, # from `forgetting_report`
     folder = Path(folder)
     paths = [folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')]
     for p in paths:
-        if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
+        refuse_existing(p, overwrite)
     for metric, p in zip(('psnr', 'gain'), paths): plot_results(report['results'], metric, p, overwrite, title=f'{metric} per task')
     forgetting_grid(models, suite, tasks, paths[2], overwrite)
     plot_changes(report, [k for k in report['rows'] if k != 'original'], paths[3], overwrite)

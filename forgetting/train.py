@@ -16,15 +16,15 @@ from torch.utils.data import Dataset, DataLoader
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools
-from .evaluate import evaluate, Results, default_device, model_device, atomic_write, save_json, load_json
+from .evaluate import evaluate, Results, default_device, model_device, atomic_write, atomic_write_all, refuse_existing, json_writer, save_json, load_json
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'lr_factor', 'patch_datasets',
-           'tasks_for_step', 'batch_for_step', 'StepBatches', 'step_loader', 'resolve_device', 'make_optimizer',
-           'train_step', 'model_spec', 'cpu_state_dict', 'rng_state', 'set_rng_state', 'seed_everything',
-           'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train', 'plot_history', 'release_config',
-           'convergence', 'save_release', 'train_release', 'release_bars', 'bars_markdown', 'add_release_args',
-           'release_options', 'main', 'default_device']
+__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'check_field', 'check_tasks',
+           'lr_factor', 'patch_datasets', 'tasks_for_step', 'batch_for_step', 'StepBatches', 'step_loader',
+           'resolve_device', 'make_optimizer', 'train_step', 'model_spec', 'cpu_state_dict', 'rng_state',
+           'set_rng_state', 'seed_everything', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train',
+           'plot_history', 'release_config', 'convergence', 'save_release', 'train_release', 'release_bars',
+           'bars_markdown', 'add_release_args', 'release_options', 'main', 'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -58,6 +58,8 @@ class TrainConfig:
         for k in ('steps', 'batch_size', 'patch_size'): _check_int(self, k, 1)
         for k in ('seed', 'val_every', 'save_every', 'num_workers'): _check_int(self, k, 0)
         if self.warmup is not None: _check_int(self, 'warmup', 0)
+        for k in ('balance', 'amp'): check_field(self, k, bool)
+        for k in ('lr', 'min_lr', 'weight_decay'): check_field(self, k, float)
         if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.min_lr <= self.lr: raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr}")
         if self.weight_decay < 0: raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
@@ -80,16 +82,47 @@ class TrainConfig:
         return cls(**d)
 
 # %% ../nbs/02_train.ipynb #8f885296
-def _check_int(cfg, key:str, low:int):
+def _is(v, kind:type) -> bool:
+    "Is `v` a `kind` (bool, int, float: a finite real number, str), never counting True/False as numbers?"
+    if kind is bool: return isinstance(v, (bool, np.bool_))
+    if isinstance(v, (bool, np.bool_)): return False
+    if kind is int: return isinstance(v, (int, np.integer))
+    if kind is float: return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
+    return isinstance(v, kind)
+
+_KINDS = {bool: 'true or false', int: 'an integer', float: 'a finite number', str: 'a string'}
+
+def check_field(cfg, # a config object (dataclass)
+                key:str, # the field
+                kind:type=float, # bool, int, float (finite) or str
+                low=None, # smallest allowed value
+                high=None, # largest allowed value
+                above=None, # values must be greater than this
+                choices=None, # the allowed values
+                none:bool=False, # is None allowed?
+               ):
+    "Refuse a field of the wrong kind or outside its range, with one line naming the field and what it allows."
     v = getattr(cfg, key)
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise ValueError(f"{key} must be an integer >= {low}, got {v!r}")
+    if none and v is None: return
+    if choices is not None: ok, what = v in choices, f"one of {list(choices)}"
+    else:
+        ok = _is(v, kind) and (low is None or v >= low) and (high is None or v <= high) and (above is None or v > above)
+        what = _KINDS[kind] + ''.join(f" {op} {b}" for op, b in (('>=', low), ('>', above), ('<=', high)) if b is not None)
+    if not ok: raise ValueError(f"{key} must be {what}{' or None' if none else ''}, got {v!r}")
+
+def _check_int(cfg, key:str, low:int): check_field(cfg, key, int, low)
+
+def check_tasks(tasks, # task names
+                what:str='tasks', # the field, for messages
+               ):
+    "Refuse unknown or repeated task names."
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown: raise ValueError(f"unknown task(s) {unknown} in {what}; known tasks: {list(TASKS)}")
+    if len(set(tasks)) != len(tasks): raise ValueError(f"{what} has duplicates: {list(tasks)}")
 
 def _check_tasks(tasks:list):
     if not tasks: raise ValueError("tasks is empty: train on at least one task")
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown: raise ValueError(f"unknown task(s) {unknown}; known tasks: {list(TASKS)}")
-    if len(set(tasks)) != len(tasks): raise ValueError(f"tasks has duplicates: {tasks}")
+    check_tasks(tasks)
 
 # %% ../nbs/02_train.ipynb #9370b59a
 def lr_factor(step:int, # optimiser step, 0-based
@@ -281,8 +314,7 @@ def _check_target(checkpoint, resume, overwrite:bool) -> Path|None:
     if checkpoint is None: return None
     path = Path(checkpoint)
     resuming_it = resume is not None and Path(resume).resolve() == path.resolve()
-    if path.exists() and not (overwrite or resuming_it):
-        raise FileExistsError(f"checkpoint {path} already exists; pass overwrite=True to replace it or resume it")
+    if not resuming_it: refuse_existing(path, overwrite, 'checkpoint')
     return path
 
 def _load_optimizer_state(opt, sched, scaler, state:dict):
@@ -421,16 +453,13 @@ def save_release(path:str|Path, # the release file (.pt); the card goes to the s
                  card:dict, # JSON-serialisable facts about the model
                  overwrite:bool=False, # replace existing files?
                 ) -> Path: # `path`
-    "Write weights-only `{'state_dict', 'model_spec', 'card'}` and the card as JSON beside it, atomically."
+    "Write weights-only `{'state_dict', 'model_spec', 'card'}` and the card as JSON beside it, as one unit (`atomic_write_all`)."
     path = Path(path)
     card_path = path.with_suffix('.json')
     if path.suffix == '.json': raise ValueError(f"release path {path} must not end in .json (the card goes there)")
     card = json.loads(json.dumps(card))
-    for p in (path, card_path):
-        if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
     state = {'state_dict': cpu_state_dict(model), 'model_spec': model_spec(model), 'card': card}
-    atomic_write(path, lambda p: torch.save(state, p), overwrite)
-    save_json(card, card_path, overwrite)
+    atomic_write_all({path: lambda p: torch.save(state, p), card_path: json_writer(card)}, overwrite)   # one unit: both or neither
     return path
 
 # %% ../nbs/02_train.ipynb #5960a31e
@@ -473,8 +502,7 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
                  ) -> dict|None: # the card, or None when stopped early by `stop_at`
     "Train a release model on the bundled train photos, evaluate it on the bundled test suite, write it + its card."
     out = Path(out_path)
-    for p in [out, out.with_suffix('.json')] + ([Path(figure)] if figure else []):
-        if p.exists() and not overwrite: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it")
+    for p in [out, out.with_suffix('.json')] + ([Path(figure)] if figure else []): refuse_existing(p, overwrite)
     config = release_config(tasks, steps, seed, **config_kw)
     run = Path(run_path) if run_path is not None else out.with_suffix('.run.pt')
     train_photos, test_photos = bundled_split()

@@ -13,13 +13,13 @@ from fastprogress.fastprogress import progress_bar
 from .data import TASKS, task_type, degrade
 from .evaluate import evaluate, psnr, model_device
 from .attack import pgd
-from .train import train, TrainConfig
+from .train import train, TrainConfig, check_field, check_tasks
 
 # %% auto #0
-__all__ = ['METHODS', 'PRESETS', 'UnlearnConfig', 'as_pairs', 'check_world_size', 'mas_saliency', 'anchor_weights',
-           'mas_importance', 'scaled_eps', 'adversarial_examples', 'retain_like_inputs', 'forget_term', 'anchor_term',
-           'repel_term', 'unlearn_loss', 'accurate_loss', 'forget_gain', 'unlearn_loop', 'saliency_mask', 'forget',
-           'reinitialise', 'retrain']
+__all__ = ['METHODS', 'UNLEARN_RULES', 'PRESETS', 'UnlearnConfig', 'as_pairs', 'check_world_size', 'mas_saliency',
+           'anchor_weights', 'mas_importance', 'scaled_eps', 'adversarial_examples', 'retain_like_inputs',
+           'forget_term', 'anchor_term', 'repel_term', 'unlearn_loss', 'accurate_loss', 'forget_gain', 'unlearn_loop',
+           'saliency_mask', 'forget', 'reinitialise', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #f84d1596
 METHODS = ('accurate', 'accurate-fast', 'accurate-synth', 'neggrad', 'neggrad+', 'finetune', 'relabel', 'adapt-then-unlearn', 'retrain')
@@ -62,6 +62,14 @@ class UnlearnConfig:
     seed:int=0 # seeds sampling, PGD starts and crops
     device:str|None=None # None: the model's device
 
+    def __post_init__(self):
+        if isinstance(self.output_range, list): self.output_range = tuple(self.output_range)     # from JSON
+        if isinstance(self.retain_tasks, list): self.retain_tasks = tuple(self.retain_tasks)
+        for key, rule in UNLEARN_RULES.items(): check_field(self, key, **rule)
+        lo, hi = self.output_range if len(self.output_range) == 2 else (None, None)
+        if not (_is_number(lo) and _is_number(hi) and lo < hi): raise ValueError(f"output_range must be (low, high) with finite low < high, got {self.output_range!r}")
+        if self.retain_tasks is not None: check_tasks(self.retain_tasks, 'retain_tasks')
+
     @classmethod
     def for_method(cls, method:str='accurate', **overrides):
         "The preset of `method` with `overrides` on top."
@@ -70,6 +78,19 @@ class UnlearnConfig:
         bad = set(overrides) - names
         if bad: raise TypeError(f"UnlearnConfig has no field(s) {sorted(bad)}")
         return cls(**{**PRESETS[method], 'method': method, **overrides})
+
+def _is_number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+_pos, _nat, _frac = dict(kind=float, above=0), dict(kind=int, low=1), dict(kind=float, low=0, high=1)
+UNLEARN_RULES = dict( # field -> `check_field` rule: the allowed values of every `UnlearnConfig` field
+    method=dict(choices=METHODS), steps=_nat, lr=_pos, optimizer=dict(choices=('sgd', 'adam')), momentum=dict(kind=float, low=0, high=0.999),
+    schedule=dict(choices=('constant', 'linear', 'cosine')), batch_forget=_nat, batch_adv=_nat, batch_retain=_nat,
+    forget_loss=dict(choices=('ascent', 'bounded', 'pass-through', 'descent', 'none')), bound_scale=_pos, adversarial=dict(kind=bool),
+    n_adv=_nat, adv_eps=dict(kind=float, low=0), adv_steps=dict(kind=int, low=0), adv_target=dict(choices=('clean', 'output')),
+    adv_source=dict(choices=('forget', 'retain-synth', 'retain')), importance=dict(kind=bool), importance_mode=dict(choices=('mas', 'contrast')),
+    lam=dict(kind=float, low=0), retain_weight=dict(kind=float, low=0), saliency=_frac, adapt_steps=dict(kind=int, low=0),
+    repel=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), eval_every=_nat, eval_size=_nat,
+    patch_size=dict(kind=int, low=8, none=True), max_items=_nat, explode=_pos, seed=dict(kind=int, low=0), device=dict(kind=str, none=True))
 
 PRESETS = {
     'accurate': {},
@@ -384,6 +405,12 @@ def _snapshot(model:nn.Module) -> dict: return {k: v.detach().clone() for k, v i
 def _sane(value:float, cfg:UnlearnConfig) -> bool:
     return math.isfinite(value) and cfg.output_range[0] <= value <= cfg.output_range[1]
 
+def _outcome(hist:dict, cfg:UnlearnConfig, gain:float, last_step:int) -> dict:
+    "Add the final gain and what the run achieved: `moved` (the weights left the start), `forgot` (the stop rule was met)."
+    met = gain <= cfg.stop_gain if cfg.stop_gain is not None else hist['stop_reason'] == 'step limit'
+    hist.update(final_gain=gain, moved=last_step > 0, forgot=bool(met and (last_step > 0 or cfg.stop_gain is not None)))
+    return hist
+
 def _pick(t:Tensor|None, idx:Tensor, dev) -> Tensor|None: return None if t is None else t[idx].to(dev)
 
 def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
@@ -403,13 +430,13 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     model.eval()
     gain = _rank0(forget_gain(model, xe, ye), ranks, dev)[0]
     hist = dict(steps=[], evals=[dict(step=0, forget_gain=gain)], stop_reason='step limit', stop_step=cfg.steps)
-    good, first = _snapshot(model), None
+    good, good_step, first = _snapshot(model), 0, None
     t0 = time.perf_counter()
     def stop(reason, step, restore=False):
-        if restore: model.load_state_dict(good)
+        if restore: model.load_state_dict(good); hist['restored_step'] = good_step
         hist.update(stop_reason=reason, stop_step=step)
     if cfg.stop_gain is not None and gain <= cfg.stop_gain:
-        stop(f'forget gain {gain:.2f} dB <= {cfg.stop_gain} dB before any step', 0); return hist
+        stop(f'forget gain {gain:.2f} dB <= {cfg.stop_gain} dB before any step', 0); return _outcome(hist, cfg, gain, 0)
     show = progress and ranks[0] == 0
     pb = progress_bar(range(1, cfg.steps + 1), leave=False) if show else range(1, cfg.steps + 1)
     for step in pb:
@@ -440,10 +467,9 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
         hist['evals'].append(dict(step=step, forget_gain=gain, seconds=time.perf_counter() - t0))
         if show: pb.comment = f"loss {parts['loss']:.4f} forget gain {gain:.2f} dB"
         if not _sane(mean, cfg): stop(f'diverged at step {step}: evaluation outputs not finite or out of range', step, True); break
-        good = _snapshot(model)
+        good, good_step = _snapshot(model), step
         if cfg.stop_gain is not None and gain <= cfg.stop_gain: stop(f'forget gain {gain:.2f} dB <= {cfg.stop_gain} dB', step); break
-    hist['final_gain'] = _rank0(forget_gain(model, xe, ye), ranks, dev)[0]
-    return hist
+    return _outcome(hist, cfg, _rank0(forget_gain(model, xe, ye), ranks, dev)[0], hist.get('restored_step', len(hist['steps'])))
 
 # %% ../nbs/05_unlearn.ipynb #cfc14134
 def _needs_retain(cfg:UnlearnConfig) -> bool:
@@ -501,6 +527,8 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
           ) -> tuple: # (new model, history dict)
     "Make a copy of `model` forget `forget_set`: the method of `config.method` with its options."
     cfg, ranks = _make_config(config, overrides), _ranks(distributed)
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad: raise ValueError(f"the model's weights are not finite (NaN or inf in {len(bad)} tensors, first {bad[0]}): nothing to unlearn from")
     check_world_size(cfg, ranks[1])
     if distributed and cfg.device is not None and torch.device(cfg.device) != model_device(model):
         raise ValueError(f"with distributed=True the model must already be on its rank's device; device={cfg.device!r} would move it")
@@ -566,4 +594,4 @@ def retrain(model:nn.Module, # trained model (only its architecture is used)
     new = reinitialise(model, cfg.seed)
     t0 = time.perf_counter()
     hist = train(new, photos, tcfg, progress=progress)
-    return new, dict(method='retrain', stop_reason='trained', seconds=time.perf_counter() - t0, train_history=hist)
+    return new, dict(method='retrain', stop_reason='trained', seconds=time.perf_counter() - t0, train_history=hist, moved=True, forgot=True)
