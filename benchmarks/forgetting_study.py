@@ -33,15 +33,10 @@ def study_rows():
             ('accurate-synth', 'options', ['--method', 'accurate-synth'], (0,)),
             ('relabel @0.25', 'retain data', ['--method', 'relabel', '--set', 'retain_weight=1.0', '--retain-fraction', '0.25'], SEEDS),
             ('neggrad+ @0.25', 'retain data', ['--method', 'neggrad+', '--retain-fraction', '0.25'], SEEDS),
-            ('finetune @0.25 (100 steps)', 'retain data', ['--method', 'finetune', '--retain-fraction', '0.25', '--steps', '100'], (0,)),
-            ('adapt-then-unlearn @0.25 (100 steps)', 'retain data', ['--method', 'adapt-then-unlearn', '--retain-fraction', '0.25', '--steps', '100'], (0,)),
             ('accurate-fast + retain descent @0.25', 'retain data', fast + ['--set', 'batch_retain=4', '--set', 'retain_weight=1.0', '--retain-fraction', '0.25'], (0,)),
             ('relabel @0.50', 'retain data', ['--method', 'relabel', '--set', 'retain_weight=1.0', '--retain-fraction', '0.5'], (0,)),
             ('neggrad+ @0.50', 'retain data', ['--method', 'neggrad+', '--retain-fraction', '0.5'], (0,)),
-            ('accurate-fast + retain descent @0.50', 'retain data', fast + ['--set', 'batch_retain=4', '--set', 'retain_weight=1.0', '--retain-fraction', '0.5'], (0,)),
-            ('accurate-synth lr 1e-4', 'options', ['--method', 'accurate-synth', '--lr', '1e-4'], (0,)),
-            ('accurate-synth lam 10', 'options', ['--method', 'accurate-synth', '--set', 'lam=10'], (0,)),
-            ('accurate + retain anchors @0.25', 'retain data', ['--method', 'accurate', '--set', 'adv_source=retain', '--set', 'forget_loss=bounded', '--retain-fraction', '0.25'], (0,))]
+            ('accurate-fast + retain descent @0.50', 'retain data', fast + ['--set', 'batch_retain=4', '--set', 'retain_weight=1.0', '--retain-fraction', '0.5'], (0,))]
 
 
 def runs(only=None):
