@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torchvision.utils import make_grid
 from .data import TASKS, bundled_split, bundled_suite, make_suite, photo_pools, task_type, SUITE_GRID
-from .evaluate import evaluate, psnr, paired_difference, plot_results, atomic_write, refuse_existing, save_json, load_json
+from .evaluate import evaluate, psnr, paired_difference, plot_results, model_device, atomic_write, refuse_existing, save_json, load_json
 from .unlearn import as_pairs
 
 # %% auto #0
@@ -55,7 +55,7 @@ def suite_outputs(model:nn.Module, # image-to-image model
                   device=None, # None: the model's device
                  ) -> tuple: # (outputs, degraded, clean, tasks): lists of (3,H,W) tensors and task names
     "Run `model` on every (selected) item of `suite`, one image at a time (items may differ in size)."
-    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    dev = torch.device(device) if device is not None else model_device(model)
     was = model.training; model.eval()
     outs, xs, ys, ts = [], [], [], []
     for i in range(len(suite)):
@@ -116,7 +116,7 @@ def membership_sets(forget_tasks:list[str], # the forgotten tasks
 # %% ../nbs/06_report.ipynb #6fce48e4
 def _mean_gain(model, suite) -> float:
     r = evaluate(model, suite, progress=False)
-    return float(np.mean([r[t]['gain'] for t in r.tasks]))
+    return row_gain(r, r.tasks)
 
 def relearn_steps(model:nn.Module, # the model to probe (not modified)
                   forget_set, # the forget set: (degraded, clean, task) items or a tensor pair
@@ -130,7 +130,7 @@ def relearn_steps(model:nn.Module, # the model to probe (not modified)
     if every < 1 or max_steps < 0: raise ValueError(f"every must be >= 1 and max_steps >= 0, got {every} and {max_steps}")
     m = copy.deepcopy(model).train()
     x, y, _ = as_pairs(forget_set)
-    dev = next(m.parameters()).device
+    dev = model_device(m)
     opt, g = torch.optim.AdamW(m.parameters(), lr), torch.Generator().manual_seed(seed)
     for step in range(max_steps + 1):
         if step % every == 0 and _mean_gain(m, suite) >= target_gain - within: return step
@@ -139,8 +139,6 @@ def relearn_steps(model:nn.Module, # the model to probe (not modified)
         opt.zero_grad(); F.l1_loss(m(x[idx].to(dev)), y[idx].to(dev)).backward(); opt.step()
 
 # %% ../nbs/06_report.ipynb #4d89f4b8
-def _diff(a, b, tasks) -> dict: return paired_difference(a, b, tasks)
-
 def report_row(results, # `evaluate` Results of this model
                original, retrained, # Results of the original and retrained models (retrained may be None)
                forget_tasks, retain_tasks,
@@ -148,9 +146,9 @@ def report_row(results, # `evaluate` Results of this model
     "The headline numbers of one model against the original and the retrained one, as paired differences."
     row = dict(forget_psnr=float(np.mean([results[t]['psnr'] for t in forget_tasks])),
                forget_gain=float(np.mean([results[t]['gain'] for t in forget_tasks])))
-    row['retain'] = _diff(results, original, retain_tasks)
+    row['retain'] = paired_difference(results, original, retain_tasks)
     row['retain_change'] = row['retain']['mean']
-    row['forget'] = None if retrained is None else _diff(results, retrained, forget_tasks)
+    row['forget'] = None if retrained is None else paired_difference(results, retrained, forget_tasks)
     row['forget_gap'] = None if retrained is None else abs(row['forget']['mean'])
     return row
 
@@ -192,7 +190,7 @@ def forgetting_report(original:nn.Module, # the trained model
     for k, (m, _) in models.items():
         results[k] = evaluate(m, suite, device=device, progress=progress, outputs=outputs.setdefault(k, []))
         if members is not None: losses[k] = dict(members=image_losses(m, members, device), nonmembers=image_losses(m, nonmembers, device))
-    forget_suite = suite.subset(forget_tasks)
+    forget_suite, target_gain = suite.subset(forget_tasks), row_gain(results['original'], forget_tasks)
     rows = {}
     for k, (m, h) in models.items():
         row = report_row(results[k], results['original'], results.get('retrained'), forget_tasks, retain_tasks)
@@ -201,7 +199,7 @@ def forgetting_report(original:nn.Module, # the trained model
         if members is not None: row['mia_auc'] = membership_auc(losses[k])
         if members is not None and retrained is not None: row['mia_calibrated'] = calibrated_membership(losses[k], losses['retrained'])
         if relearn_set is not None:
-            row['relearn_steps'] = h['relearn_steps'] if 'relearn_steps' in h else relearn_steps(m, relearn_set, forget_suite, row_gain(results['original'], forget_tasks))
+            row['relearn_steps'] = h['relearn_steps'] if 'relearn_steps' in h else relearn_steps(m, relearn_set, forget_suite, target_gain)
         row.update(_cost(h, retrain))
         row.update({key: h[key] for key in ('stop_reason', 'stop_step', 'method') if key in h})
         row['images'] = [r['psnr'] for r in sorted(results[k].images, key=lambda r: r['index'])]
@@ -315,7 +313,7 @@ def forgetting_grid(models:dict, # name -> model (columns, in order)
         idx = next((i for i in range(len(suite)) if suite[i][2] == t), None)
         if idx is None: raise ValueError(f"task {t!r} not in the suite")
         x, y, _ = suite[idx]
-        with torch.no_grad(): outs = [m.eval()(x[None].to(next(m.parameters()).device))[0].cpu() for m in models.values()]
+        with torch.no_grad(): outs = [m.eval()(x[None].to(model_device(m)))[0].cpu() for m in models.values()]
         rows += [x, *outs, y]
     grid = make_grid([r.clamp(0, 1) for r in rows], nrow=len(models) + 2, padding=2, pad_value=1)
     if path is not None: atomic_write(path, lambda p: _labelled(grid, ['input', *models, 'clean'], tasks).savefig(p, format='png'), overwrite)
