@@ -11,7 +11,10 @@ The main rows run on seeds 0, 1 and 2, the others on seed 0. Finished rows (mode
 are cached in --cache, so a rerun (or `--report-only`) reports them without running them again; --jobs N runs rows
 in N processes of one thread each. Writes into --out: `forgetting_report.{json,md}` (every row, the seed spreads,
 the targets table, diagnostics), `forgetting_tasks.png`, `forgetting_grid.png`, `forgetting_frontier.png` and
-`forgetting_changes.png` (per-image retain changes of the main rows).
+`forgetting_changes.png` (per-image retain changes of the main rows) and `forgetting_why.png` (where the weights
+moved and what each retained task lost, for GA only, the published recipe and the default with and without its distillation).
+The options of the default were chosen on a validation suite of the training photos (`benchmarks/option_search.py`),
+never on these test photos.
 """
 import argparse, copy, json, os, shlex, subprocess, sys, time
 from pathlib import Path
@@ -21,22 +24,31 @@ SEEDS = (0, 1, 2)
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def options_of(recipe:str, changes:dict|None=None) -> list[str]:
+    "The `forgetting unlearn` options of a recipe with some fields changed."
+    return ['--method', recipe] + [a for k, v in (changes or {}).items() for a in ('--set', f'{k}={json.dumps(v)}')]
+
+
 def study_rows():
-    "Every (recipe, group, `forgetting unlearn` options, seeds) row of the study."
-    fast = ['--method', 'accurate-fast']
-    return [('accurate (published)', 'published', ['--method', 'accurate'], SEEDS),
-            ('accurate-fast', 'published, fast', fast, SEEDS),
-            ('GA only', 'ablation', ['--method', 'neggrad'], SEEDS),
-            ('accurate -adv', 'ablation', ['--method', 'accurate', '--set', 'adversarial=false'], SEEDS),
-            ('accurate -importance', 'ablation', ['--method', 'accurate', '--set', 'importance=false'], (0,)),
-            ('accurate K1, 3 PGD steps, lr 3e-4', 'published, fast', ['--method', 'accurate', '--set', 'n_adv=1', '--set', 'adv_steps=3', '--lr', '3e-4'], (0,)),
-            ('accurate-synth', 'options', ['--method', 'accurate-synth'], (0,)),
-            ('relabel @0.25', 'retain data', ['--method', 'relabel', '--set', 'retain_weight=1.0', '--retain-fraction', '0.25'], SEEDS),
-            ('neggrad+ @0.25', 'retain data', ['--method', 'neggrad+', '--retain-fraction', '0.25'], SEEDS),
-            ('accurate-fast + retain descent @0.25', 'retain data', fast + ['--set', 'batch_retain=4', '--set', 'retain_weight=1.0', '--retain-fraction', '0.25'], (0,)),
-            ('relabel @0.50', 'retain data', ['--method', 'relabel', '--set', 'retain_weight=1.0', '--retain-fraction', '0.5'], (0,)),
-            ('neggrad+ @0.50', 'retain data', ['--method', 'neggrad+', '--retain-fraction', '0.5'], (0,)),
-            ('accurate-fast + retain descent @0.50', 'retain data', fast + ['--set', 'batch_retain=4', '--set', 'retain_weight=1.0', '--retain-fraction', '0.5'], (0,))]
+    "Every (row, group, `forgetting unlearn` options, seeds) of the study: the library's recipe and ablation tables, and retain-data rows."
+    from forgetting.unlearn import ABLATIONS, DEFAULT_METHOD
+    three = ('GA only', 'accurate -adv')
+    ablations = [(n, 'ablation', options_of(r, ch), SEEDS if n in three else (0,)) for n, (r, ch) in ABLATIONS.items()]
+    retain = lambda recipe, f, extra=None: options_of(recipe, {**(extra or {}), 'retain_weight': 1.0}) + ['--retain-fraction', str(f)]
+    fast4 = dict(batch_retain=4)
+    return [('accurate (published)', 'published', options_of('accurate'), SEEDS),
+            (DEFAULT_METHOD, 'ours: the default', options_of(DEFAULT_METHOD), SEEDS),
+            ('accurate-fast', 'ours', options_of('accurate-fast'), SEEDS),
+            ('accurate-proxy', 'ours', options_of('accurate-proxy'), (0,)),
+            ('accurate-fast + distill', 'ours', options_of('accurate-fast', dict(distill=3.0)), (0,)),
+            *ablations,
+            ('relabel', 'baseline', options_of('relabel'), (0,)),
+            ('relabel @0.25', 'retain data', retain('relabel', 0.25), SEEDS),
+            ('neggrad+ @0.25', 'retain data', retain('neggrad+', 0.25), SEEDS),
+            ('accurate-fast + retain descent @0.25', 'retain data', retain('accurate-fast', 0.25, fast4), (0,)),
+            ('relabel @0.50', 'retain data', retain('relabel', 0.5), (0,)),
+            ('neggrad+ @0.50', 'retain data', retain('neggrad+', 0.5), (0,)),
+            ('accurate-fast + retain descent @0.50', 'retain data', retain('accurate-fast', 0.5, fast4), (0,))]
 
 
 def runs(only=None):
@@ -127,6 +139,52 @@ def layer_changes(model, original, top=5):
     return dict(sorted(ch.items(), key=lambda kv: -kv[1])[:top])
 
 
+def group_changes(model, original) -> dict:
+    "Relative change ||theta - theta0|| / ||theta0|| of each top-level block (patch_embed, encoder_level1, prompt1, ..., output)."
+    ref, num, den = dict(original.named_parameters()), {}, {}
+    for k, p in model.named_parameters():
+        g = k.split('.')[0]
+        num[g] = num.get(g, 0.0) + ((p - ref[k]) ** 2).sum().item(); den[g] = den.get(g, 0.0) + (ref[k] ** 2).sum().item()
+    return {g: (num[g] / max(den[g], 1e-24)) ** 0.5 for g in num}
+
+
+def forget_term_alignment(model, photos, forget_task, tasks, kinds=('ascent', 'pass-through'), patch=48, n=32):
+    """Cosine between the gradient of each forget term (on the forget task) and the L1 gradient of each retained task, at the
+    original weights. A step descends the forget term, so a negative cosine means the step raises that task's loss."""
+    from forgetting.data import PatchDataset
+    from forgetting.unlearn import as_pairs, forget_term
+    def grad(loss):
+        model.zero_grad(set_to_none=True); loss.backward()
+        g = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]); model.zero_grad(set_to_none=True)
+        return g
+    pairs = lambda t: as_pairs(PatchDataset(photos, [t], patch_size=patch, length=n, seed=3))[:2]
+    xf, yf = pairs(forget_task)
+    gt = {t: grad(F.l1_loss(model(x), y)) for t, (x, y) in ((t, pairs(t)) for t in tasks)}
+    return {k: {t: F.cosine_similarity(grad(forget_term(model(xf), xf, yf, k)), g, dim=0).item() for t, g in gt.items()} for k in kinds}
+
+
+def plot_why(rep, path):
+    "Why the default keeps the retained tasks: where each recipe moved the weights, and what each retained task lost."
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt, numpy as np
+    ch, rows = rep['diagnostics']['group_changes'], rep['rows']
+    names = list(ch)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 4.2), gridspec_kw=dict(width_ratios=[1.6, 1]))
+    groups = list(next(iter(ch.values())))
+    w = 0.8 / len(names)
+    for i, n in enumerate(names): a.bar(np.arange(len(groups)) + i * w, [ch[n][g] for g in groups], w, label=n)
+    a.set_xticks(np.arange(len(groups)) + 0.4 - w / 2, groups, rotation=60, ha='right', fontsize=8); a.set_yscale('log')
+    a.set_ylabel('relative weight change'); a.legend(fontsize=8); a.set_title('where the weights moved (seed 0)')
+    tasks = rep['retain_tasks']
+    for i, n in enumerate(names):
+        r = rep['results'][n]; o = rep['results']['original']
+        b.bar(np.arange(len(tasks)) + i * w, [r[t]['psnr'] - o[t]['psnr'] for t in tasks], w, label=n)
+    b.axhline(0, color='k', lw=0.8); b.set_xticks(np.arange(len(tasks)) + 0.4 - w / 2, tasks); b.set_ylabel('PSNR change vs original (dB)')
+    b.set_title('what each retained task lost (test suite)')
+    fig.tight_layout()
+    from forgetting.evaluate import atomic_write
+    atomic_write(path, lambda q: fig.savefig(q, dpi=110, format='png'), True); plt.close(fig)
+
+
 def seeds_markdown(rep) -> str:
     "Mean and spread over seeds of the recipes run on several seeds."
     lines = ['| recipe | seeds | forget gap: mean (min - max) | retain change: mean ± std (min - max) | compute %: mean | calibrated MIA: mean | relearn steps |',
@@ -146,6 +204,7 @@ def report(args, todo):
     from forgetting.cli import load_model
     from forgetting.data import bundled_split, bundled_suite
     from forgetting.evaluate import plot_results, atomic_write, load_json
+    from forgetting.unlearn import DEFAULT_METHOD
     from forgetting.report import (forgetting_report, save_report, report_markdown, targets_table, targets_markdown, seed_summary,
                                    membership_sets, retrain_cost, forgetting_grid, plot_frontier, plot_changes)
     torch.set_num_threads(args.threads)
@@ -166,8 +225,11 @@ def report(args, todo):
     rep['seeds'] = {r: {**seed_summary([rep['rows'][n] for n in names]), 'rows': names} for r, names in recipes.items() if len(names) > 1}
     rep['targets'] = targets_table(rep)
     train_photos = bundled_split()[0]
+    why = [k for k in ('GA only seed 0', 'accurate (published) seed 0', f'{DEFAULT_METHOD} -distill', f'{DEFAULT_METHOD} seed 0') if k in models]
     rep['diagnostics'] = dict(gradient_alignment=gradient_alignment(original.model, train_photos, ft[0], rt),
-                              layer_changes={k: layer_changes(models[k][0], original.model) for k in ('accurate (published) seed 0', 'GA only seed 0') if k in models})
+                              forget_term_alignment=forget_term_alignment(original.model, train_photos, ft[0], rt),
+                              layer_changes={k: layer_changes(models[k][0], original.model) for k in why},
+                              group_changes={k: group_changes(models[k][0], original.model) for k in why})
     rep['setup'] = dict(original=args.original, retrained=args.retrained, layout=layout, suite="forgetting.data.bundled_suite('test')",
                         membership=f"forgetting.report.membership_sets({ft}, {layout!r})", relearn_set='the seed-0 forget set of `forgetting unlearn`')
     align = rep['diagnostics']['gradient_alignment']
@@ -178,10 +240,12 @@ def report(args, todo):
           + report_markdown(rep) + '\n## Seeds\n\n' + seeds_markdown(rep) + '\n## Targets\n\nCompute = image forward+backward passes of the run '
           '(adversarial examples, importance, checks included) over retraining\'s (steps x batch).\n\n' + targets_markdown(rep['targets'])
           + f"\nGradient alignment (cosine of L1 gradients at the original weights, {ft[0]} vs task): "
-          + ', '.join(f'{k} {v:+.3f}' for k, v in align.items()) + '\n\nLargest relative parameter changes: '
+          + ', '.join(f'{k} {v:+.3f}' for k, v in align.items())
+          + '. Forget-term gradient vs each task\'s L1 gradient (negative: a step on the forget term raises that task\'s loss): '
+          + '; '.join(f'{k}: ' + ', '.join(f'{t} {v:+.3f}' for t, v in d.items()) for k, d in rep['diagnostics']['forget_term_alignment'].items()) + '\n\nLargest relative parameter changes: '
           + '; '.join(f"{k}: " + ', '.join(f'{n} {v:.3f}' for n, v in ch.items()) for k, ch in rep['diagnostics']['layer_changes'].items()) + '\n')
     save_report(rep, out / 'forgetting_report.json', overwrite=True, markdown=md)
-    main = [n for n in ('accurate (published) seed 0', 'accurate-fast seed 0', 'GA only seed 0', 'accurate -adv seed 0', 'relabel @0.25 seed 0', 'neggrad+ @0.25 seed 0') if n in models]
+    main = [n for n in (f'{DEFAULT_METHOD} seed 0', 'accurate (published) seed 0', 'accurate-fast seed 0', 'GA only seed 0', 'relabel @0.25 seed 0', 'neggrad+ @0.25 seed 0') if n in models]
     plot_results({k: rep['results'][k] for k in ['original', 'retrained', *main[:3]]}, metric='psnr', path=out / 'forgetting_tasks.png',
                  overwrite=True, title=f'Forgetting {args.forget}: per-task PSNR')
     grid = {'original': original.model, **{k: models[k][0] for k in main[:2]}, 'retrained': retrained.model}
@@ -190,6 +254,7 @@ def report(args, todo):
                 retain_low=r['retain']['low'], retain_high=r['retain']['high']) for k, r in rep['rows'].items() if k != 'retrained']
     plot_frontier(pts, out / 'forgetting_frontier.png', overwrite=True)
     plot_changes(rep, main + ['retrained'], out / 'forgetting_changes.png', overwrite=True)
+    if len(why) > 1: plot_why(rep, out / 'forgetting_why.png')
     print(md)
 
 

@@ -18,7 +18,7 @@ from .evaluate import evaluate, default_device, atomic_write, save_json
 from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release,
                               seed_everything)
 from .attack import robustness
-from .unlearn import METHODS, UnlearnConfig, check_world_size, forget
+from .unlearn import METHODS, DEFAULT_METHOD, UnlearnConfig, check_world_size, forget, retrain
 from .report import forgetting_report, save_report, report_markdown, report_figures, membership_sets, retrain_cost
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device, train_ddp
 
@@ -160,17 +160,17 @@ def _model(p:argparse.ArgumentParser):
     p.add_argument('--model', choices=list(MODELS), default=None,
                    help='architecture, for checkpoints that do not record it (e.g. released PromptIR/AdaIR weights)')
 
-def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str='accurate'):
+def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str=DEFAULT_METHOD):
     g = p.add_argument_group('unlearning')
     g.add_argument('--forget', default='haze', choices=list(TYPES), help='the degradation type to forget')
-    g.add_argument('--method', default=method, choices=list(METHODS), help='unlearning method (forgetting.unlearn)')
+    g.add_argument('--method', default=method, choices=[*METHODS, 'retrain'], help="unlearning recipe (forgetting.unlearn.RECIPES; 'retrain': train a fresh copy on the retained tasks)")
     g.add_argument('--steps', type=int, default=steps_default, help='step limit (default: the method preset)')
     g.add_argument('--lr', type=float, default=None, help='learning rate (default: the method preset)')
     g.add_argument('--forget-size', type=int, default=64, help="forget-set patches cut from the forgotten type's training photos")
     g.add_argument('--patch-size', type=int, default=48, help='side of the forget/retain patches')
     g.add_argument('--retain-fraction', type=_fraction, default=1.0, help="methods with retain data: this fraction of each retained type's photos (at least one)")
     g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='any other UnlearnConfig field, e.g. --set adv_source=retain-synth --set lam=2')
+                   help='any other UnlearnConfig field, e.g. --set distill=3 --set lam=2')
 
 def _fraction(text:str) -> float:
     "A number in (0, 1] (for --retain-fraction)."
@@ -197,16 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'forgetting {forgetting.__version__}')
     subs = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     d = _sub(subs, 'demo', 'the end-to-end demo (a few minutes on a CPU)',
-             'Load the bundled original and retrained promptir-tiny models, make the original forget haze with Accurate '
-             'Forgetting (by default its accurate-fast option: the published loss with one 3-step PGD anchor per forget input, '
-             'a 3x learning rate and half batches; --method accurate is the published recipe), evaluate all three on the bundled test photos, write figures and a markdown/JSON report. '
+             'Load the bundled original and retrained promptir-tiny models, make the original forget haze (by default with '
+             f'{DEFAULT_METHOD}: pass haze through and distil the original on noise and rain copies of the forget photos; '
+             '--method accurate is the published recipe), evaluate all three on the bundled test photos, write figures and a markdown/JSON report. '
              'Re-running replaces the demo\'s own outputs in --out; a folder holding anything else is refused unless --overwrite.')
     _checkpoint(d, False, '--original', ORIGINAL, 'original model (all five tasks)')
     _checkpoint(d, False, '--retrained', RETRAINED, 'model retrained without the forgotten type (gold standard)')
     d.add_argument('--out', default=DEMO_OUT, help='output folder')
     d.add_argument('--size', type=int, default=128, help='crop side of the bundled test photos (multiple of 8)')
     d.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each test photo')
-    _unlearning(d, method='accurate-fast'); _common(d)
+    _unlearning(d); _common(d)
     t = _sub(subs, 'train', 'train a model on the bundled photos (the bundled checkpoints\' recipe)',
              'Train on the bundled training photos, evaluate on the bundled test photos, write the model (weights only) with '
              'a JSON card beside it. The defaults are the bundled checkpoints\' recipe: `forgetting train --out '
@@ -267,10 +267,10 @@ def unlearn_overrides(args) -> dict:
     out = {k: v for k, v in (('steps', args.steps), ('lr', args.lr)) if v is not None}
     for item in args.set:
         key, sep, text = item.partition('=')
+        if key in ('seed', 'method'): raise ValueError(f"--set {item!r}: give the {key} as --{key}" + (", which also draws the forget set" if key == 'seed' else ''))
         if not sep or key not in kinds: raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(kinds)}")
-        if key in ('seed', 'method'): raise ValueError(f"--set {item!r}: give the {key} as --{key}, which also draws the forget set")
         try: out[key] = json.loads(text)
-        except json.JSONDecodeError: out[key] = text       # bare strings: --set adv_source=retain-synth
+        except json.JSONDecodeError: out[key] = text       # bare strings: --set adv_source=proxy-retain
     return {**out, 'seed': args.seed}
 
 def layout_of(loaded:Loaded) -> str:
@@ -297,9 +297,11 @@ def retain_set(tasks:list, args, layout:str='shared'):
 def run_forget(loaded:Loaded, args, distributed:bool=False) -> tuple:
     "Forget `args.forget` in `loaded.model`: (new model, history, forget tasks, retain tasks)."
     ft, rt = forget_retain(args.forget, loaded.tasks)
-    kw = unlearn_overrides(args)
-    if args.method == 'retrain': kw.setdefault('retain_tasks', tuple(rt)); kw.setdefault('patch_size', args.patch_size)
-    layout = layout_of(loaded)
+    kw, layout = unlearn_overrides(args), layout_of(loaded)
+    if args.method == 'retrain':
+        new, hist = retrain(loaded.model, retain_set(rt, args, layout), rt, steps=kw.get('steps', UnlearnConfig.steps), patch_size=args.patch_size,
+                            seed=args.seed, progress=not args.quiet)
+        return new, hist, ft, rt
     new, hist = forget(loaded.model, forget_set(ft, args, layout), retain_set=retain_set(rt, args, layout), trained_tasks=loaded.tasks,
                        progress=not args.quiet, method=args.method, distributed=distributed, **kw)
     return new, hist, ft, rt
@@ -446,7 +448,7 @@ def cmd_attack(args, argv) -> int:
 # %% ../nbs/07_cli.ipynb #cae70236
 def unlearned_card(loaded:Loaded, hist:dict, ft:list, rt:list, command:str) -> dict:
     "The card of an unlearned model: what it restores now, what it forgot, how."
-    keep = {k: hist.get(k) for k in ('method', 'config', 'stop_reason', 'stop_step', 'final_gain', 'seconds', 'n_forget', 'n_anchor', 'evals')}
+    keep = {k: hist.get(k) for k in ('method', 'config', 'stop_reason', 'stop_step', 'final_gain', 'seconds', 'n_forget', 'n_adversarial', 'n_proxy', 'n_retain', 'evals')}
     gone = ft if hist.get('forgot') else []
     return {'name': 'unlearned', 'tasks': [t for t in (loaded.tasks or rt) if t not in gone], 'forgotten': gone,
             'status': 'forgotten' if gone else 'not forgotten',
@@ -458,7 +460,8 @@ def cmd_unlearn(args, argv) -> int:
     if out.suffix == '.json': raise ValueError(f"--out {out} must not end in .json (the card goes there)")
     if finish_interrupted(out, command_line('unlearn', argv)): return 0
     check_outputs(with_card('--out', out), with_card('checkpoint', src), args.overwrite)
-    check_world_size(UnlearnConfig.for_method(args.method, **unlearn_overrides(args)), args.nproc)
+    if args.method == 'retrain' and args.nproc > 1: raise ValueError("--method retrain is a training run: use `forgetting train --nproc N` on the retained tasks")
+    if args.method != 'retrain': check_world_size(UnlearnConfig.for_method(args.method, **unlearn_overrides(args)), args.nproc)
     status = relaunch('unlearn', args, argv)
     if status is not None: return status
     if launched_by_torchrun() and rank_info().world_size > 1:

@@ -30,11 +30,12 @@ def image_passes(history:dict, # from `forgetting.unlearn.forget`
     "The compute of one unlearning run, in image passes (a forward = 1/3)."
     c = history.get('config')
     if c is None: return None
-    n_f, n_a, steps = history['n_forget'], history['n_anchor'], len(history['steps'])
+    n_f, n_a, steps = history['n_forget'], history.get('n_adversarial', 0), len(history['steps'])
     pgd = n_a * (c['adv_steps'] if c['adv_eps'] else 0) + n_a / 3 if n_a else 0    # PGD steps + the original's labels
     importance = (n_f + (n_a / max(c['n_adv'], 1) if c['importance_mode'] == 'contrast' else 0)) if c['importance'] else 0
-    prep = pgd + importance + (n_f if c['saliency'] else 0) + c['adapt_steps'] * c['batch_forget']
-    per_step = c['batch_forget'] + (c['batch_adv'] if n_a else 0) + (c['batch_retain'] if c['retain_weight'] else 0)
+    n_d = history.get('n_proxy', 0)                                                  # proxy-retain inputs, labelled by the original
+    prep = pgd + importance + (n_f if c['saliency'] else 0) + c['adapt_steps'] * c['batch_forget'] + n_d / 3
+    per_step = c['batch_forget'] + (c['batch_adv'] if n_a else 0) + (c['batch_retain'] if c['retain_weight'] else 0) + (c.get('batch_distill', 0) if n_d else 0)
     return prep + steps * per_step + len(history['evals']) * min(c['eval_size'], n_f) / 3
 
 # %% ../nbs/06_report.ipynb #32404b82
