@@ -13,7 +13,7 @@ from torch import nn
 import forgetting
 from .data import (TASKS, TYPES, SUITE_GRID, forget_retain, task_type, PatchDataset, PairedDataset, bundled_split,
                              bundled_suite, make_suite, folder_photos, photo_pools, bsd68, rain100l, sots_outdoor)
-from .model import MODELS, get_model, build_model, load_weights, read_checkpoint
+from .model import MODELS, get_model, read_checkpoint, Loaded, load_model
 from .evaluate import evaluate, default_device, atomic_write, save_json
 from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release,
                               seed_everything)
@@ -27,8 +27,8 @@ __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS
            'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite', 'command', 'one_line',
            'main', 'build_parser', 'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set',
            'retain_set', 'run_forget', 'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted',
-           'cmd_train', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'json_out', 'cmd_evaluate', 'cmd_attack',
-           'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
+           'cmd_train', 'checkpoint_model', 'json_out', 'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn',
+           'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -377,44 +377,12 @@ def cmd_train(args, argv:list[str]) -> int:
     return 0
 
 # %% ../nbs/07_cli.ipynb #711e31f4
-@dataclass
-class Loaded:
-    "A model loaded from a checkpoint, and what its card says."
-    model:nn.Module
-    path:Path
-    tasks:list|None # the tasks it was trained on (None: the checkpoint does not say)
-    card:dict = field(default_factory=dict)
-
-def card_of(obj, path:Path) -> dict:
-    "The card inside a release/unlearned checkpoint, else its JSON card beside it, else {}."
-    if isinstance(obj, Mapping) and isinstance(obj.get('card'), Mapping): return dict(obj['card'])
-    side = path.with_suffix('.json')
-    if side.is_file():
-        try: return json.loads(side.read_text())
-        except json.JSONDecodeError as e: raise ValueError(f"card {side} is not valid JSON: {e}") from None
-    return {}
-
-def trained_tasks(obj, card:dict) -> list|None:
-    "The model's training tasks: the card's `tasks` (what it restores), its config's, or a training checkpoint's config."
-    for src in (card, card.get('config'), obj.get('config') if isinstance(obj, Mapping) else None):
-        if isinstance(src, Mapping) and src.get('tasks'): return list(src['tasks'])
-    return None
-
-def load_model(path:str|Path, # a checkpoint: release/unlearned file, training checkpoint, or a plain/Lightning state_dict
-               name:str|None=None, # architecture (`forgetting.model.MODELS`); needed when the file does not record it
-               device:str|torch.device|None=None, # None: `default_device()`
-              ) -> Loaded:
-    "Build the checkpoint's architecture, load its weights (weights_only), read its training tasks."
-    path = readable(path, 'checkpoint')
-    obj = read_checkpoint(path)
-    spec = obj.get('model_spec') if isinstance(obj, Mapping) else None
-    if name is not None and name not in MODELS: raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
-    if spec and name and spec.get('name') != name: raise ValueError(f"{path} holds a {spec.get('name')} model, not {name}")
-    if not spec and not name: raise ValueError(f"{path} does not record its architecture: pass --model (one of {', '.join(MODELS)})")
-    model = build_model(spec) if spec else get_model(name)
-    load_weights(model, obj if isinstance(obj, Mapping) else {}, strict=True)
-    card = card_of(obj, path)
-    return Loaded(model.to(default_device() if device is None else device).eval(), path, trained_tasks(obj, card), card)
+def checkpoint_model(path:str|Path, # --checkpoint (--original, ...) as given
+                     name:str|None, # --model
+                     device:torch.device, # `device_of(args)`
+                    ) -> Loaded:
+    "`load_model` of a checked path (`readable`): missing, folder and unreadable files are user errors naming the checkpoint."
+    return load_model(readable(path, 'checkpoint'), name, device)
 
 # %% ../nbs/07_cli.ipynb #08cebe08
 def json_out(args) -> Path|None:
@@ -424,7 +392,7 @@ def json_out(args) -> Path|None:
 @command
 def cmd_evaluate(args, argv) -> int:
     out = json_out(args)
-    loaded, suite = load_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
+    loaded, suite = checkpoint_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
     res = evaluate(loaded.model, suite, progress=not args.quiet)
     res.meta.update(checkpoint=str(loaded.path), trained_tasks=loaded.tasks)
     if out: res.save(out, overwrite=args.overwrite)
@@ -434,7 +402,7 @@ def cmd_evaluate(args, argv) -> int:
 @command
 def cmd_attack(args, argv) -> int:
     out = json_out(args)
-    loaded, suite = load_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
+    loaded, suite = checkpoint_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
     budgets = tuple(b / 255 if args.norm == 'linf' else b for b in args.budgets)
     if any(b <= 0 for b in budgets): raise ValueError(f"--budgets must be > 0, got {args.budgets}")
     table = robustness(loaded.model, suite, budgets, steps=args.attack_steps, norm=args.norm, restarts=args.restarts,
@@ -463,11 +431,11 @@ def cmd_unlearn(args, argv) -> int:
     if status is not None: return status
     if launched_by_torchrun() and rank_info().world_size > 1:
         with process_group(args.device) as info:
-            loaded = load_model(src, args.model, rank_device(args.device, info.local_rank))
+            loaded = checkpoint_model(src, args.model, rank_device(args.device, info.local_rank))
             new, hist, ft, rt = run_forget(loaded, args, distributed=True)
         if info.rank != 0: return 0
     else:
-        loaded = load_model(src, args.model, device_of(args))
+        loaded = checkpoint_model(src, args.model, device_of(args))
         new, hist, ft, rt = run_forget(loaded, args)
     if not hist.get('moved', True) and not hist.get('forgot'):
         raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
@@ -501,10 +469,10 @@ def cmd_report(args, argv) -> int:
     inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p for k, v in with_card(name, p).items()}
     check_outputs({**({'--out': out, '--out markdown': out.with_suffix('.md')} if out else {}),
                    **({f'--figures {n}': folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')} if folder else {})}, inputs, args.overwrite)
-    original = load_model(args.original, args.model, dev)
+    original = checkpoint_model(args.original, args.model, dev)
     ft, rt = forget_retain(args.forget, original.tasks)
-    retrained = load_model(args.retrained, args.model, dev) if args.retrained else None
-    unlearned = {k: load_model(p, args.model, dev).model for k, p in named.items()}
+    retrained = checkpoint_model(args.retrained, args.model, dev) if args.retrained else None
+    unlearned = {k: checkpoint_model(p, args.model, dev).model for k, p in named.items()}
     suite = build_suite(args)
     layout = layout_of(original)
     members, nonmembers = membership_sets(ft, layout, args.size, args.grid) if args.mia else (None, None)
@@ -546,7 +514,7 @@ def cmd_demo(args, argv) -> int:
     demo_outputs(out, args)
     dev = device_of(args)
     say('[1/4] loading the original and retrained models')
-    original, retrained = (load_model(bundled_path(p), None, dev) for p in (args.original, args.retrained))
+    original, retrained = (checkpoint_model(bundled_path(p), None, dev) for p in (args.original, args.retrained))
     say(f'[2/4] forgetting {args.forget} with {args.method} ({args.forget_size} patches of its training photos)')
     new, hist, ft, rt = run_forget(original, args)
     unlearned = out / f'unlearned-{args.forget}.pt'
