@@ -15,12 +15,12 @@ from .data import (TASKS, TYPES, SUITE_GRID, forget_retain, task_type, PatchData
                              bundled_suite, make_suite, folder_photos, photo_pools, bsd68, rain100l, sots_outdoor)
 from .model import MODELS, get_model, read_checkpoint, Loaded, load_model
 from .evaluate import evaluate, default_device, atomic_write, save_json
-from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release,
+from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release, train,
                               seed_everything)
 from .attack import robustness
 from .unlearn import METHODS, UnlearnConfig, check_world_size, forget
 from .report import forgetting_report, save_report, report_markdown, report_figures, membership_sets, retrain_cost
-from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device, train_ddp
+from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device
 
 # %% auto #0
 __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'DEMO_MARK', 'bundled_path', 'readable',
@@ -365,9 +365,9 @@ def cmd_train(args, argv:list[str]) -> int:
     if launched_by_torchrun():
         with process_group(args.device) as info:
             seed_everything(args.seed); model = get_model(args.model)
-            train_ddp(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
-                      checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
-                      overwrite=args.overwrite, progress=not args.quiet)
+            train(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
+                  checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
+                  overwrite=args.overwrite, progress=not args.quiet, stop_at=run['stop_at'], ranks=info.ranks)
         if info.rank != 0: return 0
         run['resume'] = True                     # rank 0 reads the finished run back, evaluates it and writes the release
     card = train_release(lambda: get_model(args.model), **config, **run, extra={'command': command_line('train', argv), 'nproc': world})

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Callable
-import numpy as np, torch
+import numpy as np, torch, torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.utils.data import Dataset, DataLoader
@@ -17,6 +17,7 @@ from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools
 from .evaluate import evaluate, Results, default_device, model_device, atomic_write, atomic_write_all, refuse_existing, json_writer, save_json, load_json
+from .distributed import shard_config, check_ranks, rank_info, rank_device, ddp_model, mean_over_ranks, broadcast
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'check_field', 'check_tasks',
@@ -300,14 +301,17 @@ def load_model_state(model:nn.Module, state:dict, source:str|Path):
 # %% ../nbs/02_train.ipynb #1fcb57c7
 def _new_history() -> dict: return {'step': [], 'loss': [], 'lr': [], 'val': [], 'seconds': 0.0}
 
-def _resume_config(config:TrainConfig|None, state:dict, source) -> TrainConfig:
-    "The checkpoint's config, or `config` if it differs only in `RUN_KEYS`."
+def _run_config(config:TrainConfig|None, resume) -> tuple[TrainConfig, dict|None]:
+    "The run's config and the checkpoint's state (None for a new run): when resuming, `config` may differ only in `RUN_KEYS`."
+    state = load_checkpoint(resume) if resume is not None else None
+    if state is None and not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if state is None: return config, None
     saved = TrainConfig.from_dict(state['config'])
-    if config is None: return saved
+    if config is None: return saved, state
     diff = {k: (v, getattr(config, k)) for k, v in asdict(saved).items() if k not in RUN_KEYS and getattr(config, k) != v}
-    if diff: raise ValueError(f"cannot resume {source} with a different config: " +
+    if diff: raise ValueError(f"cannot resume {resume} with a different config: " +
                               ', '.join(f"{k} {a!r} in the checkpoint vs {b!r} given" for k, (a, b) in diff.items()))
-    return config
+    return config, state
 
 def _check_target(checkpoint, resume, overwrite:bool) -> Path|None:
     "Refuse (before training) to replace an existing checkpoint unless asked or it is the run being resumed."
@@ -325,11 +329,12 @@ def _load_optimizer_state(opt, sched, scaler, state:dict):
 def _due(done:int, every:int, steps:int) -> bool: return done == steps or (every > 0 and done % every == 0)
 
 # %% ../nbs/02_train.ipynb #b711d552
-def _validate(model, val_suite, history:dict, done:int) -> dict:
-    "Evaluate on `val_suite`, append to the log, return {task: psnr}."
-    res = evaluate(model, val_suite, progress=False)
-    history['val'].append({'step': done, 'metrics': res.metrics})
-    return {t: res[t]['psnr'] for t in res.tasks}
+def _validate(model, val_suite, history:dict, done:int, rank:int=0, world:int=1) -> dict:
+    "Evaluate on `val_suite` (on rank 0; the other ranks receive its metrics), append to the log, return {task: psnr}."
+    entry = {'step': done, 'metrics': evaluate(model, val_suite, progress=False).metrics} if rank == 0 else None
+    if world > 1: entry = broadcast(entry)
+    history['val'].append(entry)
+    return {t: m['psnr'] for t, m in entry['metrics'].items() if t != 'overall'}
 
 def _comment(loss:float, lr:float, val:dict) -> str:
     return f"loss {loss:.4f} lr {lr:.2e}" + ''.join(f" | {t} {v:.2f}" for t, v in val.items())
@@ -340,50 +345,55 @@ def _state(model, opt, sched, scaler, done:int, config:TrainConfig, history:dict
             'step': done, 'rng': rng_state(), 'config': config.to_dict(), 'history': history,
             'versions': {'torch': str(torch.__version__), 'python': platform.python_version()}}
 
+# %% ../nbs/02_train.ipynb #7c2d92cc
+def _prepare(model:nn.Module, config:TrainConfig, state:dict|None, source, world:int) -> tuple:
+    "`model` on this rank's device with the checkpoint's weights, what the loop trains (`ddp_model`), and its optimizer, scheduler and scaler."
+    model.to(rank_device(config.device, rank_info().local_rank) if world > 1 else resolve_device(config.device))
+    if state is not None: load_model_state(model, state, source)
+    net = ddp_model(model, world)
+    opt, sched, scaler = make_optimizer(net, config)
+    if state is not None: _load_optimizer_state(opt, sched, scaler, state)
+    return net, opt, sched, scaler
+
 # %% ../nbs/02_train.ipynb #a97c8dba
 def train(model:nn.Module, # any image-to-image model; trained in place
           train_photos:list[Photo], # clean training photos (patches are cut and degraded on the fly)
-          config:TrainConfig|None=None, # None only when resuming (then the checkpoint's config)
+          config:TrainConfig|None=None, # `batch_size` is the global batch; None only when resuming (then the checkpoint's config)
           val_suite=None, # (degraded, clean, task) suite for periodic validation, e.g. `bundled_suite('test')`
-          checkpoint:str|Path|None=None, # write training checkpoints here
-          resume:str|Path|None=None, # continue the run saved in this checkpoint
+          checkpoint:str|Path|None=None, # write training checkpoints here (rank 0)
+          resume:str|Path|None=None, # continue the run saved in this checkpoint (saved by any number of processes)
           overwrite:bool=False, # replace an existing `checkpoint` file?
-          progress:bool=True, # show a progress bar with loss, lr and validation PSNR
+          progress:bool=True, # show a progress bar with loss, lr and validation PSNR (rank 0)
           stop_at:int|None=None, # stop (and checkpoint) after this many steps of the run; resume later
-         ) -> dict: # history: step, loss, lr lists; val list of {'step', 'metrics'}; seconds
-    "All-in-one training: L1, AdamW, warm-up + cosine, task-mixed random patches; resumable exactly."
+          ranks:tuple[int, int]=(0, 1), # (rank, world size) of this process in a torchrun job (`RankInfo.ranks`); (0, 1): one process
+         ) -> dict: # history (the same on every rank): step, loss, lr lists; val list of {'step', 'metrics'}; seconds
+    "All-in-one training: L1, AdamW, warm-up + cosine, task-mixed random patches; resumable exactly; one process or the ranks of a job."
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if stop_at is not None and not (isinstance(stop_at, int) and stop_at >= 1): raise ValueError(f"stop_at must be an integer >= 1, got {stop_at!r}")
-    state = load_checkpoint(resume) if resume is not None else None
-    if state is None and not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    config = config if state is None else _resume_config(config, state, resume)
-    target = _check_target(checkpoint, resume, overwrite)
-    model.to(resolve_device(config.device))
-    opt, sched, scaler = make_optimizer(model, config)
-    history, start = _new_history(), 0
-    if state is not None:
-        load_model_state(model, state, resume)
-        _load_optimizer_state(opt, sched, scaler, state)
-        history, start = state['history'], state['step']
-    loader = step_loader(patch_datasets(train_photos, config), config, start)
+    rank, world = check_ranks(ranks)
+    config, state = _run_config(config, resume)
+    local, target = shard_config(config, world), _check_target(checkpoint, resume, overwrite)
+    net, opt, sched, scaler = _prepare(model, local, state, resume, world)
+    history, start = (state['history'], state['step']) if state is not None else (_new_history(), 0)
+    loader = step_loader(patch_datasets(train_photos, local, world), local, start, rank, world)
     set_rng_state(state['rng']) if state is not None else seed_everything(config.seed)
     end = config.steps if stop_at is None else min(stop_at, config.steps)
     steps = range(start, end)
-    bar = progress_bar(steps, leave=False) if progress else steps
-    model.train()
+    bar = progress_bar(steps, leave=False) if progress and rank == 0 else steps
+    net.train()
     t0, val = time.perf_counter(), {}
     for step, batch in zip(bar, loader):
-        lr = sched.get_last_lr()[0]
-        loss = train_step(model, batch, opt, sched, scaler, config, step)
-        history['step'].append(step + 1); history['loss'].append(loss); history['lr'].append(lr)
-        done = step + 1
-        if val_suite is not None and _due(done, config.val_every, config.steps):
-            val = _validate(model, val_suite, history, done)
-        if progress: bar.comment = _comment(loss, lr, val)
+        lr, done = sched.get_last_lr()[0], step + 1
+        loss = train_step(net, batch, opt, sched, scaler, local, step)
+        if world > 1: loss = mean_over_ranks(loss)              # the global batch's loss
+        history['step'].append(done); history['loss'].append(loss); history['lr'].append(lr)
+        if val_suite is not None and _due(done, config.val_every, config.steps): val = _validate(model, val_suite, history, done, rank, world)
+        if bar is not steps: bar.comment = _comment(loss, lr, val)
         if target is not None and (_due(done, config.save_every, config.steps) or done == end):
             history['seconds'] += time.perf_counter() - t0; t0 = time.perf_counter()
-            save_checkpoint(target, _state(model, opt, sched, scaler, done, config, history), overwrite=True)
+            if rank == 0: save_checkpoint(target, _state(net, opt, sched, scaler, done, config, history), overwrite=True)
     history['seconds'] += time.perf_counter() - t0
+    if world > 1: dist.barrier()                                 # the checkpoint is written before any rank goes on
     return history
 
 # %% ../nbs/02_train.ipynb #13abd248
