@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #750bf771
 from __future__ import annotations
-import argparse, json, math, os, platform, random, time
+import json, math, os, platform, random, time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
@@ -25,7 +25,7 @@ __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'T
            'resolve_device', 'make_optimizer', 'train_step', 'model_spec', 'cpu_state_dict', 'rng_state',
            'set_rng_state', 'seed_everything', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train',
            'plot_history', 'release_config', 'convergence', 'save_release', 'train_release', 'release_bars',
-           'bars_markdown', 'add_release_args', 'release_options', 'main', 'default_device']
+           'bars_markdown', 'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -37,7 +37,7 @@ RUN_KEYS = ('device', 'amp', 'val_every', 'save_every', 'num_workers')  # may ch
 class TrainConfig:
     "Hyper-parameters of one training run."
     steps:int = 2000 # optimiser steps
-    batch_size:int = 16 # patches per step
+    batch_size:int = 16 # patches per step (the global batch, shared by all processes)
     patch_size:int = 64 # side of the square training patches
     lr:float = 2e-4 # peak learning rate (after warm-up)
     min_lr:float = 1e-6 # learning rate at the end of the cosine decay
@@ -435,11 +435,11 @@ RELEASE_RECIPE = dict(steps=3000, batch_size=16, patch_size=64, lr=1e-3, grad_cl
 def release_config(tasks:list[str]|None=None, # training tasks; None = all `TASKS`
                    steps:int=RELEASE_RECIPE['steps'], # optimiser steps
                    seed:int=RELEASE_RECIPE['seed'], # seeds the model's initialisation and the run
-                   **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` defaults to steps/20
+                   **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` None or absent: steps/20
                   ) -> TrainConfig:
     "The `TrainConfig` of a release run: `RELEASE_RECIPE` with `config_kw` on top."
     recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
-    recipe.setdefault('val_every', max(1, steps // 20))
+    if recipe.get('val_every') is None: recipe['val_every'] = max(1, steps // 20)
     return TrainConfig(tasks=list(tasks or TASKS), **recipe)
 
 # %% ../nbs/02_train.ipynb #629f8750
@@ -571,81 +571,3 @@ def bars_markdown(rows:list[dict]) -> str:
     lines = ['| bar | task | dB | limit | met |', '|:--|:--|--:|:--|:--|']
     lines += [f"| {b['bar']} | {b['task']} | {b['value']:+.2f} | {b['limit']} | {'yes' if b['met'] else '**no**'} |" for b in rows]
     return '\n'.join(lines)
-
-# %% ../nbs/02_train.ipynb #0e6ad407
-def add_release_args(p:argparse.ArgumentParser, # a parser or subparser to extend
-                     models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
-                    ) -> argparse.ArgumentParser:
-    "The options of one release run; without flags they are the bundled checkpoints' recipe (`RELEASE_RECIPE`)."
-    d, r = TrainConfig(), RELEASE_RECIPE
-    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
-    p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
-    p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=list(TASKS), metavar='TASK', help=f'training tasks of {list(TASKS)}')
-    g = p.add_argument_group('recipe')
-    g.add_argument('--steps', type=int, default=r['steps'], help='optimiser steps')
-    g.add_argument('--seed', type=int, default=r['seed'], help='seeds the initialisation and the run')
-    g.add_argument('--batch-size', type=int, default=r['batch_size'], help='patches per step (the global batch)')
-    g.add_argument('--patch-size', type=int, default=r['patch_size'], help='side of the training patches')
-    g.add_argument('--lr', type=float, default=r['lr'], help='peak learning rate (AdamW; warm-up then cosine)')
-    g.add_argument('--min-lr', type=float, default=d.min_lr, help='learning rate at the end of the cosine')
-    g.add_argument('--warmup', type=int, default=None, help='warm-up steps (default: 5%% of steps)')
-    g.add_argument('--weight-decay', type=float, default=d.weight_decay, help='AdamW weight decay')
-    g.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
-    g.add_argument('--no-balance', action='store_true', help='draw tasks at random instead of balancing each batch')
-    g.add_argument('--layout', default=r['layout'], choices=LAYOUTS, help="'pools': each degradation type its own training photos; 'shared': all tasks the same photos")
-    g = p.add_argument_group('run')
-    g.add_argument('--device', default=d.device, help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1', ...")
-    g.add_argument('--no-amp', action='store_true', help='full precision on CUDA')
-    g.add_argument('--num-workers', type=int, default=d.num_workers, help='data-loading processes')
-    g.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20; 0: at the end only)')
-    g.add_argument('--save-every', type=int, default=500, help='training-checkpoint interval')
-    g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
-    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
-    g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
-    g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
-    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
-    g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
-    g.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    g.add_argument('--quiet', action='store_true', help='no progress bars')
-    return p
-
-def release_options(a:argparse.Namespace, # options parsed by a parser extended with `add_release_args`
-                   ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
-    "Split parsed release options into the run's recipe and how to run it."
-    config = dict(tasks=a.tasks, steps=a.steps, seed=a.seed, batch_size=a.batch_size, patch_size=a.patch_size, lr=a.lr,
-                  min_lr=a.min_lr, warmup=a.warmup, weight_decay=a.weight_decay, grad_clip=a.grad_clip or None,
-                  balance=not a.no_balance, layout=a.layout, device=a.device, amp=not a.no_amp, save_every=a.save_every,
-                  num_workers=a.num_workers, **({} if a.val_every is None else {'val_every': a.val_every}))
-    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
-               resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
-    return config, run
-
-def _parser() -> argparse.ArgumentParser:
-    return add_release_args(argparse.ArgumentParser(prog='python -m forgetting.train', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description='Train a release model on the bundled photos, evaluate it on the bundled test suite, '
-                    'and write it (weights only) with a JSON card. The defaults are the bundled checkpoints\' recipe '
-                    '(RELEASE_RECIPE). Rerun the same command to resume an interrupted run.'))
-
-# %% ../nbs/02_train.ipynb #c6c5340c
-def main(argv:list[str]|None=None, # arguments (default: `sys.argv[1:]`)
-         get_model:Callable[[str], nn.Module]|None=None, # builds a model by name (`forgetting.model.get_model`)
-        ) -> dict|None: # the card
-    "`python -m forgetting.train`: train, evaluate and write one release model."
-    import shlex, sys
-    p = _parser()
-    a = p.parse_args(argv)
-    if get_model is None: p.error("no model builder given (run `python -m forgetting.train`)")
-    command = ' '.join(['python -m forgetting.train', *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
-    config, run = release_options(a)
-    card = train_release(lambda: get_model(a.model), **config, **run, extra={'command': command})
-    if card is None: print(f"stopped at step {a.stop_at}; rerun the same command (without --stop-at) to continue")
-    else: print(f"wrote {a.out} and {Path(a.out).with_suffix('.json')} ({card['seconds']:.0f} s)\n\n{Results(card['metrics']).markdown()}")
-    return card
-
-# %% ../nbs/02_train.ipynb #ee99f217
-#| eval: false
-if __name__ == '__main__':
-    def _get_model(name:str) -> nn.Module:
-        from forgetting.model import get_model   # the command layer builds the model; the library never imports it
-        return get_model(name)
-    main(get_model=_get_model)
