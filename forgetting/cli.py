@@ -25,7 +25,7 @@ from .distributed import launch, launched_by_torchrun, process_group, rank_info,
 # %% auto #0
 __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'TRAIN_DEFAULTS', 'DEMO_MARK', 'bundled_path',
            'readable', 'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite', 'command',
-           'one_line', 'main', 'config_args', 'config_options', 'train_args', 'train_options', 'build_parser',
+           'one_line', 'main', 'build_parser', 'config_args', 'config_options', 'train_args', 'train_options',
            'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set', 'retain_set', 'run_forget',
            'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
            'json_out', 'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder',
@@ -135,74 +135,6 @@ def main(argv:list[str]|None=None, # arguments (default `sys.argv[1:]`)
         print(f"forgetting {args.command}: error: {one_line(e)}", file=sys.stderr); return 1
     except KeyboardInterrupt:
         print(f"forgetting {args.command}: interrupted", file=sys.stderr); return 130
-
-# %% ../nbs/07_cli.ipynb #ca311c6a
-def _kind(t) -> str:
-    "The first type of a field's annotation, by name ('int' for `int|None`, whether or not annotations are strings)."
-    name = t if isinstance(t, str) else t.__name__ if isinstance(t, type) else str(t)
-    return name.split('|')[0].strip()
-
-def config_args(p:argparse._ActionsContainer, # a parser or argument group
-                cls:type, # a config dataclass: one option per field, its help the field's comment (`docments`)
-                defaults:dict|None=None, # defaults other than the dataclass's
-                custom:dict|None=None, # field -> argparse keywords replacing the generated ones ('note': text added to its help)
-                skip:tuple=(), # fields without an option
-               ) -> argparse._ActionsContainer: # `p`
-    "Add a `--field-name` option for each field of a config dataclass, typed from its annotation, documented by its comment."
-    docs, defaults, custom = docments(cls), defaults or {}, custom or {}
-    for f in fields(cls):
-        if f.name in skip: continue
-        kind, extra = _kind(f.type), dict(custom.get(f.name, {}))
-        kw = dict(dest=f.name, default=defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory()),
-                  help=(docs[f.name] + extra.pop('note', '')).replace('%', '%%'))
-        if kind == 'bool': kw['action'] = argparse.BooleanOptionalAction
-        elif kind == 'list': kw['nargs'] = '+'
-        else: kw['type'] = {'int': int, 'float': float, 'str': str}[kind]
-        p.add_argument('--' + f.name.replace('_', '-'), **{**kw, **extra})
-    return p
-
-# %% ../nbs/07_cli.ipynb #ce67d799
-def config_options(args:argparse.Namespace, # parsed with options from `config_args`
-                   cls:type, # the same config dataclass
-                  ) -> dict: # field -> value, for the fields that have an option
-    "The parsed values of a config dataclass's options, as its keyword arguments."
-    return {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
-
-# %% ../nbs/07_cli.ipynb #719e1b53
-TRAIN_DEFAULTS = {**RELEASE_RECIPE, 'val_every': None, 'save_every': 500} # `forgetting train`'s: the bundled checkpoints' recipe
-
-def _zero_none(text:str) -> float|None:
-    "A number, 0 meaning None (for --grad-clip)."
-    return float(text) or None
-
-def train_args(p:argparse.ArgumentParser, # the `train` subparser
-               models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
-              ) -> argparse.ArgumentParser: # `p`
-    "The options of `forgetting train`: one per `TrainConfig` field (`config_args`; defaults `TRAIN_DEFAULTS`), and how to run."
-    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
-    p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
-    config_args(p.add_argument_group('training (forgetting.train.TrainConfig)'), TrainConfig, TRAIN_DEFAULTS,
-                {'tasks': dict(choices=list(TASKS), metavar='TASK', note=f": {', '.join(TASKS)}"), 'layout': dict(choices=LAYOUTS),
-                 'grad_clip': dict(type=_zero_none, note=' (0: none)'), 'val_every': dict(note='; None: steps/20')})
-    g = p.add_argument_group('run')
-    g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
-    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
-    g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
-    g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
-    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
-    g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
-    g.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    g.add_argument('--quiet', action='store_true', help='no progress bars')
-    g.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
-    return p
-
-# %% ../nbs/07_cli.ipynb #64f377f2
-def train_options(a:argparse.Namespace, # `forgetting train`'s parsed options (`train_args`)
-                 ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
-    "Split the parsed options into the run's recipe and how to run it."
-    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
-               resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
-    return config_options(a, TrainConfig), run
 
 # %% ../nbs/07_cli.ipynb #48fce69f
 def _common(p:argparse.ArgumentParser):
@@ -321,6 +253,74 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
     _common(r)
     return p
+
+# %% ../nbs/07_cli.ipynb #ca311c6a
+def _kind(t) -> str:
+    "The first type of a field's annotation, by name ('int' for `int|None`, whether or not annotations are strings)."
+    name = t if isinstance(t, str) else t.__name__ if isinstance(t, type) else str(t)
+    return name.split('|')[0].strip()
+
+def config_args(p:argparse._ActionsContainer, # a parser or argument group
+                cls:type, # a config dataclass: one option per field, its help the field's comment (`docments`)
+                defaults:dict|None=None, # defaults other than the dataclass's
+                custom:dict|None=None, # field -> argparse keywords replacing the generated ones ('note': text added to its help)
+                skip:tuple=(), # fields without an option
+               ) -> argparse._ActionsContainer: # `p`
+    "Add a `--field-name` option for each field of a config dataclass, typed from its annotation, documented by its comment."
+    docs, defaults, custom = docments(cls), defaults or {}, custom or {}
+    for f in fields(cls):
+        if f.name in skip: continue
+        kind, extra = _kind(f.type), dict(custom.get(f.name, {}))
+        kw = dict(dest=f.name, default=defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory()),
+                  help=(docs[f.name] + extra.pop('note', '')).replace('%', '%%'))
+        if kind == 'bool': kw['action'] = argparse.BooleanOptionalAction
+        elif kind == 'list': kw['nargs'] = '+'
+        else: kw['type'] = {'int': int, 'float': float, 'str': str}[kind]
+        p.add_argument('--' + f.name.replace('_', '-'), **{**kw, **extra})
+    return p
+
+# %% ../nbs/07_cli.ipynb #ce67d799
+def config_options(args:argparse.Namespace, # parsed with options from `config_args`
+                   cls:type, # the same config dataclass
+                  ) -> dict: # field -> value, for the fields that have an option
+    "The parsed values of a config dataclass's options, as its keyword arguments."
+    return {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+
+# %% ../nbs/07_cli.ipynb #719e1b53
+TRAIN_DEFAULTS = {**RELEASE_RECIPE, 'val_every': None, 'save_every': 500} # `forgetting train`'s: the bundled checkpoints' recipe
+
+def _zero_none(text:str) -> float|None:
+    "A number, 0 meaning None (for --grad-clip)."
+    return float(text) or None
+
+def train_args(p:argparse.ArgumentParser, # the `train` subparser
+               models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
+              ) -> argparse.ArgumentParser: # `p`
+    "The options of `forgetting train`: one per `TrainConfig` field (`config_args`; defaults `TRAIN_DEFAULTS`), and how to run."
+    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
+    p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
+    config_args(p.add_argument_group('training (forgetting.train.TrainConfig)'), TrainConfig, TRAIN_DEFAULTS,
+                {'tasks': dict(choices=list(TASKS), metavar='TASK', note=f": {', '.join(TASKS)}"), 'layout': dict(choices=LAYOUTS),
+                 'grad_clip': dict(type=_zero_none, note=' (0: none)'), 'val_every': dict(note='; None: steps/20')})
+    g = p.add_argument_group('run')
+    g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
+    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
+    g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
+    g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
+    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
+    g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
+    g.add_argument('--overwrite', action='store_true', help='replace existing output files')
+    g.add_argument('--quiet', action='store_true', help='no progress bars')
+    g.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
+    return p
+
+# %% ../nbs/07_cli.ipynb #64f377f2
+def train_options(a:argparse.Namespace, # `forgetting train`'s parsed options (`train_args`)
+                 ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
+    "Split the parsed options into the run's recipe and how to run it."
+    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
+               resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
+    return config_options(a, TrainConfig), run
 
 # %% ../nbs/07_cli.ipynb #9049cecd
 def device_of(args) -> torch.device:
