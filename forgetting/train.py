@@ -346,7 +346,12 @@ def _state(model, opt, sched, scaler, done:int, config:TrainConfig, history:dict
             'versions': {'torch': str(torch.__version__), 'python': platform.python_version()}}
 
 # %% ../nbs/02_train.ipynb #7c2d92cc
-def _prepare(model:nn.Module, config:TrainConfig, state:dict|None, source, world:int) -> tuple:
+def _prepare(model:nn.Module, # trained in place
+             config:TrainConfig, # this rank's (`shard_config`)
+             state:dict|None, # the checkpoint being resumed, or None
+             source, # its path, for messages
+             world:int, # processes
+            ) -> tuple: # (what the loop trains, optimizer, scheduler, scaler)
     "`model` on this rank's device with the checkpoint's weights, what the loop trains (`ddp_model`), and its optimizer, scheduler and scaler."
     model.to(rank_device(config.device, rank_info().local_rank) if world > 1 else resolve_device(config.device))
     if state is not None: load_model_state(model, state, source)
