@@ -73,7 +73,8 @@ def cli_args(args, options):
 
 def forget_job(args):
     "The forgotten tasks, the original's layout and the seed-0 forget set (for relearning)."
-    from forgetting.cli import load_model, layout_of, forget_set
+    from forgetting.model import load_model
+    from forgetting.cli import layout_of, forget_set
     from forgetting.data import forget_retain
     original = load_model(ROOT / args.original, None, 'cpu')
     ft, rt = forget_retain(args.forget, original.tasks)
@@ -201,7 +202,7 @@ def seeds_markdown(rep) -> str:
 
 def report(args, todo):
     "The forgetting report of every cached row, with the seed spreads, the targets table, diagnostics and figures."
-    from forgetting.cli import load_model
+    from forgetting.model import load_model
     from forgetting.data import bundled_split, bundled_suite
     from forgetting.evaluate import plot_results, atomic_write, load_json
     from forgetting.unlearn import DEFAULT_METHOD

@@ -6,29 +6,30 @@
 from __future__ import annotations
 import argparse, json, os, shlex, sys, tempfile, time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, MISSING
+from fastcore.docments import docments
 from pathlib import Path
 import torch
 from torch import nn
 import forgetting
-from .data import (TASKS, TYPES, SUITE_GRID, forget_retain, task_type, PatchDataset, PairedDataset, bundled_split,
+from .data import (TASKS, TYPES, SUITE_GRID, LAYOUTS, forget_retain, task_type, PatchDataset, PairedDataset, bundled_split,
                              bundled_suite, make_suite, folder_photos, photo_pools, bsd68, rain100l, sots_outdoor)
-from .model import MODELS, get_model, build_model, load_weights, read_checkpoint
+from .model import MODELS, get_model, read_checkpoint, Loaded, load_model
 from .evaluate import evaluate, default_device, atomic_write, save_json
-from .train import (RELEASE_RECIPE, add_release_args, release_options, release_config, train_release, save_release,
-                              seed_everything)
+from .train import RELEASE_RECIPE, TrainConfig, release_config, train_release, save_release, train, seed_everything
 from .attack import robustness
 from .unlearn import METHODS, DEFAULT_METHOD, UnlearnConfig, check_world_size, forget, retrain
 from .report import forgetting_report, save_report, report_markdown, report_figures, membership_sets, retrain_cost
-from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device, train_ddp
+from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device
 
 # %% auto #0
-__all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'DEMO_MARK', 'bundled_path', 'readable',
-           'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite', 'command', 'one_line',
-           'main', 'build_parser', 'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set',
-           'retain_set', 'run_forget', 'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted',
-           'cmd_train', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'json_out', 'cmd_evaluate', 'cmd_attack',
-           'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
+__all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'TRAIN_DEFAULTS', 'DEMO_MARK', 'bundled_path',
+           'readable', 'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite', 'command',
+           'one_line', 'main', 'build_parser', 'config_args', 'config_options', 'train_args', 'train_options',
+           'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set', 'retain_set', 'run_forget',
+           'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
+           'json_out', 'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder',
+           'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -211,11 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
              'Train on the bundled training photos, evaluate on the bundled test photos, write the model (weights only) with '
              'a JSON card beside it. The defaults are the bundled checkpoints\' recipe: `forgetting train --out '
              'data/checkpoints/promptir-tiny-original.pt` reproduces the original; add --tasks noise15 noise25 noise50 rain '
-             'for the retrained one. Rerun the same command to resume an interrupted run (the options are those of '
-             '`python -m forgetting.train`). --nproc N trains with N processes '
+             'for the retrained one. Rerun the same command to resume an interrupted run. The training options are the '
+             'fields of forgetting.train.TrainConfig. --nproc N trains with N processes '
              '(DDP through torchrun; the global batch stays --batch-size).')
-    add_release_args(t, list(MODELS))
-    t.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
+    train_args(t, list(MODELS))
     e = _sub(subs, 'evaluate', 'score a checkpoint (PSNR, SSIM, restoration gain per task)',
              'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
     _checkpoint(e); _model(e); _data(e)
@@ -253,6 +253,74 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
     _common(r)
     return p
+
+# %% ../nbs/07_cli.ipynb #ca311c6a
+def _kind(t) -> str:
+    "The first type of a field's annotation, by name ('int' for `int|None`, whether or not annotations are strings)."
+    name = t if isinstance(t, str) else t.__name__ if isinstance(t, type) else str(t)
+    return name.split('|')[0].strip()
+
+def config_args(p:argparse._ActionsContainer, # a parser or argument group
+                cls:type, # a config dataclass: one option per field, its help the field's comment (`docments`)
+                defaults:dict|None=None, # defaults other than the dataclass's
+                custom:dict|None=None, # field -> argparse keywords replacing the generated ones ('note': text added to its help)
+                skip:tuple=(), # fields without an option
+               ) -> argparse._ActionsContainer: # `p`
+    "Add a `--field-name` option for each field of a config dataclass, typed from its annotation, documented by its comment."
+    docs, defaults, custom = docments(cls), defaults or {}, custom or {}
+    for f in fields(cls):
+        if f.name in skip: continue
+        kind, extra = _kind(f.type), dict(custom.get(f.name, {}))
+        kw = dict(dest=f.name, default=defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory()),
+                  help=(docs[f.name] + extra.pop('note', '')).replace('%', '%%'))
+        if kind == 'bool': kw['action'] = argparse.BooleanOptionalAction
+        elif kind == 'list': kw['nargs'] = '+'
+        else: kw['type'] = {'int': int, 'float': float, 'str': str}[kind]
+        p.add_argument('--' + f.name.replace('_', '-'), **{**kw, **extra})
+    return p
+
+# %% ../nbs/07_cli.ipynb #ce67d799
+def config_options(args:argparse.Namespace, # parsed with options from `config_args`
+                   cls:type, # the same config dataclass
+                  ) -> dict: # field -> value, for the fields that have an option
+    "The parsed values of a config dataclass's options, as its keyword arguments."
+    return {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+
+# %% ../nbs/07_cli.ipynb #719e1b53
+TRAIN_DEFAULTS = {**RELEASE_RECIPE, 'val_every': None, 'save_every': 500} # `forgetting train`'s: the bundled checkpoints' recipe
+
+def _zero_none(text:str) -> float|None:
+    "A number, 0 meaning None (for --grad-clip)."
+    return float(text) or None
+
+def train_args(p:argparse.ArgumentParser, # the `train` subparser
+               models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
+              ) -> argparse.ArgumentParser: # `p`
+    "The options of `forgetting train`: one per `TrainConfig` field (`config_args`; defaults `TRAIN_DEFAULTS`), and how to run."
+    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
+    p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
+    config_args(p.add_argument_group('training (forgetting.train.TrainConfig)'), TrainConfig, TRAIN_DEFAULTS,
+                {'tasks': dict(choices=list(TASKS), metavar='TASK', note=f": {', '.join(TASKS)}"), 'layout': dict(choices=LAYOUTS),
+                 'grad_clip': dict(type=_zero_none, note=' (0: none)'), 'val_every': dict(note='; None: steps/20')})
+    g = p.add_argument_group('run')
+    g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
+    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
+    g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
+    g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
+    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
+    g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
+    g.add_argument('--overwrite', action='store_true', help='replace existing output files')
+    g.add_argument('--quiet', action='store_true', help='no progress bars')
+    g.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun, DDP: NCCL on GPUs, gloo on CPU)')
+    return p
+
+# %% ../nbs/07_cli.ipynb #64f377f2
+def train_options(a:argparse.Namespace, # `forgetting train`'s parsed options (`train_args`)
+                 ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
+    "Split the parsed options into the run's recipe and how to run it."
+    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
+               resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
+    return config_options(a, TrainConfig), run
 
 # %% ../nbs/07_cli.ipynb #9049cecd
 def device_of(args) -> torch.device:
@@ -354,7 +422,7 @@ def finish_interrupted(out:Path, # a release (.pt) the command writes, with its 
 
 @command
 def cmd_train(args, argv:list[str]) -> int:
-    config, run = release_options(args)
+    config, run = train_options(args)
     out = run['out_path']
     if finish_interrupted(out, command_line('train', argv)): return 0
     check_outputs({**with_card('--out', out), '--run': run['run_path'], **({'--figure': args.figure} if args.figure else {})}, {},
@@ -367,9 +435,9 @@ def cmd_train(args, argv:list[str]) -> int:
     if launched_by_torchrun():
         with process_group(args.device) as info:
             seed_everything(args.seed); model = get_model(args.model)
-            train_ddp(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
-                      checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
-                      overwrite=args.overwrite, progress=not args.quiet)
+            train(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
+                  checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
+                  overwrite=args.overwrite, progress=not args.quiet, stop_at=run['stop_at'], ranks=info.ranks)
         if info.rank != 0: return 0
         run['resume'] = True                     # rank 0 reads the finished run back, evaluates it and writes the release
     card = train_release(lambda: get_model(args.model), **config, **run, extra={'command': command_line('train', argv), 'nproc': world})
@@ -379,44 +447,12 @@ def cmd_train(args, argv:list[str]) -> int:
     return 0
 
 # %% ../nbs/07_cli.ipynb #711e31f4
-@dataclass
-class Loaded:
-    "A model loaded from a checkpoint, and what its card says."
-    model:nn.Module
-    path:Path
-    tasks:list|None # the tasks it was trained on (None: the checkpoint does not say)
-    card:dict = field(default_factory=dict)
-
-def card_of(obj, path:Path) -> dict:
-    "The card inside a release/unlearned checkpoint, else its JSON card beside it, else {}."
-    if isinstance(obj, Mapping) and isinstance(obj.get('card'), Mapping): return dict(obj['card'])
-    side = path.with_suffix('.json')
-    if side.is_file():
-        try: return json.loads(side.read_text())
-        except json.JSONDecodeError as e: raise ValueError(f"card {side} is not valid JSON: {e}") from None
-    return {}
-
-def trained_tasks(obj, card:dict) -> list|None:
-    "The model's training tasks: the card's `tasks` (what it restores), its config's, or a training checkpoint's config."
-    for src in (card, card.get('config'), obj.get('config') if isinstance(obj, Mapping) else None):
-        if isinstance(src, Mapping) and src.get('tasks'): return list(src['tasks'])
-    return None
-
-def load_model(path:str|Path, # a checkpoint: release/unlearned file, training checkpoint, or a plain/Lightning state_dict
-               name:str|None=None, # architecture (`forgetting.model.MODELS`); needed when the file does not record it
-               device:str|torch.device|None=None, # None: `default_device()`
-              ) -> Loaded:
-    "Build the checkpoint's architecture, load its weights (weights_only), read its training tasks."
-    path = readable(path, 'checkpoint')
-    obj = read_checkpoint(path)
-    spec = obj.get('model_spec') if isinstance(obj, Mapping) else None
-    if name is not None and name not in MODELS: raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
-    if spec and name and spec.get('name') != name: raise ValueError(f"{path} holds a {spec.get('name')} model, not {name}")
-    if not spec and not name: raise ValueError(f"{path} does not record its architecture: pass --model (one of {', '.join(MODELS)})")
-    model = build_model(spec) if spec else get_model(name)
-    load_weights(model, obj if isinstance(obj, Mapping) else {}, strict=True)
-    card = card_of(obj, path)
-    return Loaded(model.to(default_device() if device is None else device).eval(), path, trained_tasks(obj, card), card)
+def checkpoint_model(path:str|Path, # --checkpoint (--original, ...) as given
+                     name:str|None, # --model
+                     device:torch.device, # `device_of(args)`
+                    ) -> Loaded:
+    "`load_model` of a checked path (`readable`): missing, folder and unreadable files are user errors naming the checkpoint."
+    return load_model(readable(path, 'checkpoint'), name, device)
 
 # %% ../nbs/07_cli.ipynb #08cebe08
 def json_out(args) -> Path|None:
@@ -426,7 +462,7 @@ def json_out(args) -> Path|None:
 @command
 def cmd_evaluate(args, argv) -> int:
     out = json_out(args)
-    loaded, suite = load_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
+    loaded, suite = checkpoint_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
     res = evaluate(loaded.model, suite, progress=not args.quiet)
     res.meta.update(checkpoint=str(loaded.path), trained_tasks=loaded.tasks)
     if out: res.save(out, overwrite=args.overwrite)
@@ -436,7 +472,7 @@ def cmd_evaluate(args, argv) -> int:
 @command
 def cmd_attack(args, argv) -> int:
     out = json_out(args)
-    loaded, suite = load_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
+    loaded, suite = checkpoint_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
     budgets = tuple(b / 255 if args.norm == 'linf' else b for b in args.budgets)
     if any(b <= 0 for b in budgets): raise ValueError(f"--budgets must be > 0, got {args.budgets}")
     table = robustness(loaded.model, suite, budgets, steps=args.attack_steps, norm=args.norm, restarts=args.restarts,
@@ -466,11 +502,11 @@ def cmd_unlearn(args, argv) -> int:
     if status is not None: return status
     if launched_by_torchrun() and rank_info().world_size > 1:
         with process_group(args.device) as info:
-            loaded = load_model(src, args.model, rank_device(args.device, info.local_rank))
+            loaded = checkpoint_model(src, args.model, rank_device(args.device, info.local_rank))
             new, hist, ft, rt = run_forget(loaded, args, distributed=True)
         if info.rank != 0: return 0
     else:
-        loaded = load_model(src, args.model, device_of(args))
+        loaded = checkpoint_model(src, args.model, device_of(args))
         new, hist, ft, rt = run_forget(loaded, args)
     if not hist.get('moved', True) and not hist.get('forgot'):
         raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
@@ -504,10 +540,10 @@ def cmd_report(args, argv) -> int:
     inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p for k, v in with_card(name, p).items()}
     check_outputs({**({'--out': out, '--out markdown': out.with_suffix('.md')} if out else {}),
                    **({f'--figures {n}': folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')} if folder else {})}, inputs, args.overwrite)
-    original = load_model(args.original, args.model, dev)
+    original = checkpoint_model(args.original, args.model, dev)
     ft, rt = forget_retain(args.forget, original.tasks)
-    retrained = load_model(args.retrained, args.model, dev) if args.retrained else None
-    unlearned = {k: load_model(p, args.model, dev).model for k, p in named.items()}
+    retrained = checkpoint_model(args.retrained, args.model, dev) if args.retrained else None
+    unlearned = {k: checkpoint_model(p, args.model, dev).model for k, p in named.items()}
     suite = build_suite(args)
     layout = layout_of(original)
     members, nonmembers = membership_sets(ft, layout, args.size, args.grid) if args.mia else (None, None)
@@ -549,7 +585,7 @@ def cmd_demo(args, argv) -> int:
     demo_outputs(out, args)
     dev = device_of(args)
     say('[1/4] loading the original and retrained models')
-    original, retrained = (load_model(bundled_path(p), None, dev) for p in (args.original, args.retrained))
+    original, retrained = (checkpoint_model(bundled_path(p), None, dev) for p in (args.original, args.retrained))
     say(f'[2/4] forgetting {args.forget} with {args.method} ({args.forget_size} patches of its training photos)')
     new, hist, ft, rt = run_forget(original, args)
     unlearned = out / f'unlearned-{args.forget}.pt'

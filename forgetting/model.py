@@ -4,7 +4,8 @@
 
 # %% ../nbs/01_model.ipynb #bb1d004a
 from __future__ import annotations
-import pickle
+import json, pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping, Sequence
 import torch
@@ -20,7 +21,8 @@ __all__ = ['LAYER_NORMS', 'MODELS', 'model_spec', 'WRAPPER_KEYS', 'KEY_PREFIXES'
            'scaled_width', 'PromptIR', 'frequency_mask', 'split_frequencies', 'CrossAttention', 'SpatialGate',
            'ChannelGate', 'FrequencyRefine', 'FrequencyModule', 'AdaIR', 'reference_init', 'get_model', 'model_config',
            'build_model', 'read_checkpoint', 'extract_state_dict', 'state_dict_mismatch', 'format_mismatch',
-           'load_weights', 'model_device', 'pad_to_multiple', 'tile_starts', 'blend_ramp', 'restore']
+           'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'model_device', 'pad_to_multiple',
+           'tile_starts', 'blend_ramp', 'restore']
 
 # %% ../nbs/01_model.ipynb #d4661613
 class WithBiasLayerNorm(nn.Module):
@@ -529,6 +531,53 @@ def load_weights(model:nn.Module,
         raise ValueError(format_mismatch(mismatch, source, type(model).__name__))
     model.load_state_dict(sd, strict=strict)
     return model
+
+# %% ../nbs/01_model.ipynb #b87f7cac
+@dataclass
+class Loaded:
+    "A model loaded from a checkpoint, and what its card says."
+    model:nn.Module
+    path:Path
+    tasks:list|None # the tasks it was trained on (None: the checkpoint does not say)
+    card:dict = field(default_factory=dict)
+
+# %% ../nbs/01_model.ipynb #bafd44a6
+def card_of(obj, # what `read_checkpoint` returned
+            path:Path, # the checkpoint file (its JSON card is looked for beside it)
+           ) -> dict:
+    "The card inside a release/unlearned checkpoint, else its JSON card beside it, else {}."
+    if isinstance(obj, Mapping) and isinstance(obj.get('card'), Mapping): return dict(obj['card'])
+    side = path.with_suffix('.json')
+    if side.is_file():
+        try: return json.loads(side.read_text())
+        except json.JSONDecodeError as e: raise ValueError(f"card {side} is not valid JSON: {e}") from None
+    return {}
+
+# %% ../nbs/01_model.ipynb #ca9fac01
+def trained_tasks(obj, # what `read_checkpoint` returned
+                  card:dict, # its card (`card_of`)
+                 ) -> list|None: # None: the checkpoint does not say
+    "The model's training tasks: the card's `tasks` (what it restores), its config's, or a training checkpoint's config."
+    for src in (card, card.get('config'), obj.get('config') if isinstance(obj, Mapping) else None):
+        if isinstance(src, Mapping) and src.get('tasks'): return list(src['tasks'])
+    return None
+
+# %% ../nbs/01_model.ipynb #552fc337
+def load_model(path:str|Path, # a checkpoint: release/unlearned file, training checkpoint, or a plain/Lightning state_dict
+               name:str|None=None, # architecture (`MODELS`); needed when the file does not record it
+               device:str|torch.device='cpu', # where the model goes
+              ) -> Loaded:
+    "Build the checkpoint's architecture, load its weights (weights_only), read its card and training tasks."
+    path = Path(path)
+    obj = read_checkpoint(path)
+    spec = obj.get('model_spec') if isinstance(obj, Mapping) else None
+    if name is not None and name not in MODELS: raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    if spec and name and spec.get('name') != name: raise ValueError(f"{path} holds a {spec.get('name')} model, not {name}")
+    if not spec and not name: raise ValueError(f"{path} does not record its architecture: pass --model (`name`), one of {', '.join(MODELS)}")
+    model = build_model(spec) if spec else get_model(name)
+    load_weights(model, obj if isinstance(obj, Mapping) else {}, strict=True)
+    card = card_of(obj, path)
+    return Loaded(model.to(device).eval(), path, trained_tasks(obj, card), card)
 
 # %% ../nbs/01_model.ipynb #c957f1b3
 def model_device(model:nn.Module) -> torch.device:

@@ -4,12 +4,12 @@
 
 # %% ../nbs/02_train.ipynb #750bf771
 from __future__ import annotations
-import argparse, json, math, os, platform, random, time
+import json, math, os, platform, random, time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Callable
-import numpy as np, torch
+import numpy as np, torch, torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.utils.data import Dataset, DataLoader
@@ -17,6 +17,7 @@ from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools
 from .evaluate import evaluate, Results, default_device, model_device, atomic_write, atomic_write_all, refuse_existing, json_writer, save_json, load_json
+from .distributed import shard_config, check_ranks, rank_info, rank_device, ddp_model, mean_over_ranks, broadcast
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'check_field', 'check_tasks',
@@ -24,7 +25,7 @@ __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'T
            'resolve_device', 'make_optimizer', 'train_step', 'model_spec', 'cpu_state_dict', 'rng_state',
            'set_rng_state', 'seed_everything', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train',
            'plot_history', 'release_config', 'convergence', 'save_release', 'train_release', 'release_bars',
-           'bars_markdown', 'add_release_args', 'release_options', 'main', 'default_device']
+           'bars_markdown', 'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -36,7 +37,7 @@ RUN_KEYS = ('device', 'amp', 'val_every', 'save_every', 'num_workers')  # may ch
 class TrainConfig:
     "Hyper-parameters of one training run."
     steps:int = 2000 # optimiser steps
-    batch_size:int = 16 # patches per step
+    batch_size:int = 16 # patches per step (the global batch, shared by all processes)
     patch_size:int = 64 # side of the square training patches
     lr:float = 2e-4 # peak learning rate (after warm-up)
     min_lr:float = 1e-6 # learning rate at the end of the cosine decay
@@ -300,14 +301,17 @@ def load_model_state(model:nn.Module, state:dict, source:str|Path):
 # %% ../nbs/02_train.ipynb #1fcb57c7
 def _new_history() -> dict: return {'step': [], 'loss': [], 'lr': [], 'val': [], 'seconds': 0.0}
 
-def _resume_config(config:TrainConfig|None, state:dict, source) -> TrainConfig:
-    "The checkpoint's config, or `config` if it differs only in `RUN_KEYS`."
+def _run_config(config:TrainConfig|None, resume) -> tuple[TrainConfig, dict|None]:
+    "The run's config and the checkpoint's state (None for a new run): when resuming, `config` may differ only in `RUN_KEYS`."
+    state = load_checkpoint(resume) if resume is not None else None
+    if state is None and not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if state is None: return config, None
     saved = TrainConfig.from_dict(state['config'])
-    if config is None: return saved
+    if config is None: return saved, state
     diff = {k: (v, getattr(config, k)) for k, v in asdict(saved).items() if k not in RUN_KEYS and getattr(config, k) != v}
-    if diff: raise ValueError(f"cannot resume {source} with a different config: " +
+    if diff: raise ValueError(f"cannot resume {resume} with a different config: " +
                               ', '.join(f"{k} {a!r} in the checkpoint vs {b!r} given" for k, (a, b) in diff.items()))
-    return config
+    return config, state
 
 def _check_target(checkpoint, resume, overwrite:bool) -> Path|None:
     "Refuse (before training) to replace an existing checkpoint unless asked or it is the run being resumed."
@@ -325,11 +329,12 @@ def _load_optimizer_state(opt, sched, scaler, state:dict):
 def _due(done:int, every:int, steps:int) -> bool: return done == steps or (every > 0 and done % every == 0)
 
 # %% ../nbs/02_train.ipynb #b711d552
-def _validate(model, val_suite, history:dict, done:int) -> dict:
-    "Evaluate on `val_suite`, append to the log, return {task: psnr}."
-    res = evaluate(model, val_suite, progress=False)
-    history['val'].append({'step': done, 'metrics': res.metrics})
-    return {t: res[t]['psnr'] for t in res.tasks}
+def _validate(model, val_suite, history:dict, done:int, rank:int=0, world:int=1) -> dict:
+    "Evaluate on `val_suite` (on rank 0; the other ranks receive its metrics), append to the log, return {task: psnr}."
+    entry = {'step': done, 'metrics': evaluate(model, val_suite, progress=False).metrics} if rank == 0 else None
+    if world > 1: entry = broadcast(entry)
+    history['val'].append(entry)
+    return {t: m['psnr'] for t, m in entry['metrics'].items() if t != 'overall'}
 
 def _comment(loss:float, lr:float, val:dict) -> str:
     return f"loss {loss:.4f} lr {lr:.2e}" + ''.join(f" | {t} {v:.2f}" for t, v in val.items())
@@ -340,50 +345,60 @@ def _state(model, opt, sched, scaler, done:int, config:TrainConfig, history:dict
             'step': done, 'rng': rng_state(), 'config': config.to_dict(), 'history': history,
             'versions': {'torch': str(torch.__version__), 'python': platform.python_version()}}
 
+# %% ../nbs/02_train.ipynb #7c2d92cc
+def _prepare(model:nn.Module, # trained in place
+             config:TrainConfig, # this rank's (`shard_config`)
+             state:dict|None, # the checkpoint being resumed, or None
+             source, # its path, for messages
+             world:int, # processes
+            ) -> tuple: # (what the loop trains, optimizer, scheduler, scaler)
+    "`model` on this rank's device with the checkpoint's weights, what the loop trains (`ddp_model`), and its optimizer, scheduler and scaler."
+    model.to(rank_device(config.device, rank_info().local_rank) if world > 1 else resolve_device(config.device))
+    if state is not None: load_model_state(model, state, source)
+    net = ddp_model(model, world)
+    opt, sched, scaler = make_optimizer(net, config)
+    if state is not None: _load_optimizer_state(opt, sched, scaler, state)
+    return net, opt, sched, scaler
+
 # %% ../nbs/02_train.ipynb #a97c8dba
 def train(model:nn.Module, # any image-to-image model; trained in place
           train_photos:list[Photo], # clean training photos (patches are cut and degraded on the fly)
-          config:TrainConfig|None=None, # None only when resuming (then the checkpoint's config)
+          config:TrainConfig|None=None, # `batch_size` is the global batch; None only when resuming (then the checkpoint's config)
           val_suite=None, # (degraded, clean, task) suite for periodic validation, e.g. `bundled_suite('test')`
-          checkpoint:str|Path|None=None, # write training checkpoints here
-          resume:str|Path|None=None, # continue the run saved in this checkpoint
+          checkpoint:str|Path|None=None, # write training checkpoints here (rank 0)
+          resume:str|Path|None=None, # continue the run saved in this checkpoint (saved by any number of processes)
           overwrite:bool=False, # replace an existing `checkpoint` file?
-          progress:bool=True, # show a progress bar with loss, lr and validation PSNR
+          progress:bool=True, # show a progress bar with loss, lr and validation PSNR (rank 0)
           stop_at:int|None=None, # stop (and checkpoint) after this many steps of the run; resume later
-         ) -> dict: # history: step, loss, lr lists; val list of {'step', 'metrics'}; seconds
-    "All-in-one training: L1, AdamW, warm-up + cosine, task-mixed random patches; resumable exactly."
+          ranks:tuple[int, int]=(0, 1), # (rank, world size) of this process in a torchrun job (`RankInfo.ranks`); (0, 1): one process
+         ) -> dict: # history (the same on every rank): step, loss, lr lists; val list of {'step', 'metrics'}; seconds
+    "All-in-one training: L1, AdamW, warm-up + cosine, task-mixed random patches; resumable exactly; one process or the ranks of a job."
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if stop_at is not None and not (isinstance(stop_at, int) and stop_at >= 1): raise ValueError(f"stop_at must be an integer >= 1, got {stop_at!r}")
-    state = load_checkpoint(resume) if resume is not None else None
-    if state is None and not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    config = config if state is None else _resume_config(config, state, resume)
-    target = _check_target(checkpoint, resume, overwrite)
-    model.to(resolve_device(config.device))
-    opt, sched, scaler = make_optimizer(model, config)
-    history, start = _new_history(), 0
-    if state is not None:
-        load_model_state(model, state, resume)
-        _load_optimizer_state(opt, sched, scaler, state)
-        history, start = state['history'], state['step']
-    loader = step_loader(patch_datasets(train_photos, config), config, start)
+    rank, world = check_ranks(ranks)
+    config, state = _run_config(config, resume)
+    local, target = shard_config(config, world), _check_target(checkpoint, resume, overwrite)
+    net, opt, sched, scaler = _prepare(model, local, state, resume, world)
+    history, start = (state['history'], state['step']) if state is not None else (_new_history(), 0)
+    loader = step_loader(patch_datasets(train_photos, local, world), local, start, rank, world)
     set_rng_state(state['rng']) if state is not None else seed_everything(config.seed)
     end = config.steps if stop_at is None else min(stop_at, config.steps)
     steps = range(start, end)
-    bar = progress_bar(steps, leave=False) if progress else steps
-    model.train()
+    bar = progress_bar(steps, leave=False) if progress and rank == 0 else steps
+    net.train()
     t0, val = time.perf_counter(), {}
     for step, batch in zip(bar, loader):
-        lr = sched.get_last_lr()[0]
-        loss = train_step(model, batch, opt, sched, scaler, config, step)
-        history['step'].append(step + 1); history['loss'].append(loss); history['lr'].append(lr)
-        done = step + 1
-        if val_suite is not None and _due(done, config.val_every, config.steps):
-            val = _validate(model, val_suite, history, done)
-        if progress: bar.comment = _comment(loss, lr, val)
+        lr, done = sched.get_last_lr()[0], step + 1
+        loss = train_step(net, batch, opt, sched, scaler, local, step)
+        if world > 1: loss = mean_over_ranks(loss)              # the global batch's loss
+        history['step'].append(done); history['loss'].append(loss); history['lr'].append(lr)
+        if val_suite is not None and _due(done, config.val_every, config.steps): val = _validate(model, val_suite, history, done, rank, world)
+        if bar is not steps: bar.comment = _comment(loss, lr, val)
         if target is not None and (_due(done, config.save_every, config.steps) or done == end):
             history['seconds'] += time.perf_counter() - t0; t0 = time.perf_counter()
-            save_checkpoint(target, _state(model, opt, sched, scaler, done, config, history), overwrite=True)
+            if rank == 0: save_checkpoint(target, _state(net, opt, sched, scaler, done, config, history), overwrite=True)
     history['seconds'] += time.perf_counter() - t0
+    if world > 1: dist.barrier()                                 # the checkpoint is written before any rank goes on
     return history
 
 # %% ../nbs/02_train.ipynb #13abd248
@@ -425,11 +440,11 @@ RELEASE_RECIPE = dict(steps=3000, batch_size=16, patch_size=64, lr=1e-3, grad_cl
 def release_config(tasks:list[str]|None=None, # training tasks; None = all `TASKS`
                    steps:int=RELEASE_RECIPE['steps'], # optimiser steps
                    seed:int=RELEASE_RECIPE['seed'], # seeds the model's initialisation and the run
-                   **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` defaults to steps/20
+                   **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` None or absent: steps/20
                   ) -> TrainConfig:
     "The `TrainConfig` of a release run: `RELEASE_RECIPE` with `config_kw` on top."
     recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
-    recipe.setdefault('val_every', max(1, steps // 20))
+    if recipe.get('val_every') is None: recipe['val_every'] = max(1, steps // 20)
     return TrainConfig(tasks=list(tasks or TASKS), **recipe)
 
 # %% ../nbs/02_train.ipynb #629f8750
@@ -561,81 +576,3 @@ def bars_markdown(rows:list[dict]) -> str:
     lines = ['| bar | task | dB | limit | met |', '|:--|:--|--:|:--|:--|']
     lines += [f"| {b['bar']} | {b['task']} | {b['value']:+.2f} | {b['limit']} | {'yes' if b['met'] else '**no**'} |" for b in rows]
     return '\n'.join(lines)
-
-# %% ../nbs/02_train.ipynb #0e6ad407
-def add_release_args(p:argparse.ArgumentParser, # a parser or subparser to extend
-                     models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
-                    ) -> argparse.ArgumentParser:
-    "The options of one release run; without flags they are the bundled checkpoints' recipe (`RELEASE_RECIPE`)."
-    d, r = TrainConfig(), RELEASE_RECIPE
-    p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
-    p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
-    p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=list(TASKS), metavar='TASK', help=f'training tasks of {list(TASKS)}')
-    g = p.add_argument_group('recipe')
-    g.add_argument('--steps', type=int, default=r['steps'], help='optimiser steps')
-    g.add_argument('--seed', type=int, default=r['seed'], help='seeds the initialisation and the run')
-    g.add_argument('--batch-size', type=int, default=r['batch_size'], help='patches per step (the global batch)')
-    g.add_argument('--patch-size', type=int, default=r['patch_size'], help='side of the training patches')
-    g.add_argument('--lr', type=float, default=r['lr'], help='peak learning rate (AdamW; warm-up then cosine)')
-    g.add_argument('--min-lr', type=float, default=d.min_lr, help='learning rate at the end of the cosine')
-    g.add_argument('--warmup', type=int, default=None, help='warm-up steps (default: 5%% of steps)')
-    g.add_argument('--weight-decay', type=float, default=d.weight_decay, help='AdamW weight decay')
-    g.add_argument('--grad-clip', type=float, default=r['grad_clip'], help='gradient-norm clipping (0: none)')
-    g.add_argument('--no-balance', action='store_true', help='draw tasks at random instead of balancing each batch')
-    g.add_argument('--layout', default=r['layout'], choices=LAYOUTS, help="'pools': each degradation type its own training photos; 'shared': all tasks the same photos")
-    g = p.add_argument_group('run')
-    g.add_argument('--device', default=d.device, help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda', 'cuda:1', ...")
-    g.add_argument('--no-amp', action='store_true', help='full precision on CUDA')
-    g.add_argument('--num-workers', type=int, default=d.num_workers, help='data-loading processes')
-    g.add_argument('--val-every', type=int, default=None, help='validation interval (default: steps/20; 0: at the end only)')
-    g.add_argument('--save-every', type=int, default=500, help='training-checkpoint interval')
-    g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
-    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
-    g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
-    g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
-    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
-    g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
-    g.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    g.add_argument('--quiet', action='store_true', help='no progress bars')
-    return p
-
-def release_options(a:argparse.Namespace, # options parsed by a parser extended with `add_release_args`
-                   ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
-    "Split parsed release options into the run's recipe and how to run it."
-    config = dict(tasks=a.tasks, steps=a.steps, seed=a.seed, batch_size=a.batch_size, patch_size=a.patch_size, lr=a.lr,
-                  min_lr=a.min_lr, warmup=a.warmup, weight_decay=a.weight_decay, grad_clip=a.grad_clip or None,
-                  balance=not a.no_balance, layout=a.layout, device=a.device, amp=not a.no_amp, save_every=a.save_every,
-                  num_workers=a.num_workers, **({} if a.val_every is None else {'val_every': a.val_every}))
-    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
-               resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
-    return config, run
-
-def _parser() -> argparse.ArgumentParser:
-    return add_release_args(argparse.ArgumentParser(prog='python -m forgetting.train', formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description='Train a release model on the bundled photos, evaluate it on the bundled test suite, '
-                    'and write it (weights only) with a JSON card. The defaults are the bundled checkpoints\' recipe '
-                    '(RELEASE_RECIPE). Rerun the same command to resume an interrupted run.'))
-
-# %% ../nbs/02_train.ipynb #c6c5340c
-def main(argv:list[str]|None=None, # arguments (default: `sys.argv[1:]`)
-         get_model:Callable[[str], nn.Module]|None=None, # builds a model by name (`forgetting.model.get_model`)
-        ) -> dict|None: # the card
-    "`python -m forgetting.train`: train, evaluate and write one release model."
-    import shlex, sys
-    p = _parser()
-    a = p.parse_args(argv)
-    if get_model is None: p.error("no model builder given (run `python -m forgetting.train`)")
-    command = ' '.join(['python -m forgetting.train', *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
-    config, run = release_options(a)
-    card = train_release(lambda: get_model(a.model), **config, **run, extra={'command': command})
-    if card is None: print(f"stopped at step {a.stop_at}; rerun the same command (without --stop-at) to continue")
-    else: print(f"wrote {a.out} and {Path(a.out).with_suffix('.json')} ({card['seconds']:.0f} s)\n\n{Results(card['metrics']).markdown()}")
-    return card
-
-# %% ../nbs/02_train.ipynb #ee99f217
-#| eval: false
-if __name__ == '__main__':
-    def _get_model(name:str) -> nn.Module:
-        from forgetting.model import get_model   # the command layer builds the model; the library never imports it
-        return get_model(name)
-    main(get_model=_get_model)

@@ -193,10 +193,15 @@ def test_bad_values(ckpts, tmp_path):
     assert not (tmp_path / 'x.pt').exists() and not (tmp_path / 'x.run.pt').exists()
 
 
-def test_both_train_commands_take_the_same_options():
-    "`forgetting train` = `python -m forgetting.train` + --nproc (one option set: forgetting.train.add_release_args)."
+def test_train_options_are_the_train_config_fields():
+    "`forgetting train` is the one training command: an option per `TrainConfig` field (generated, its help the field's comment) + how to run."
     import re
+    from dataclasses import fields
+    from fastcore.docments import docments
+    from forgetting.train import TrainConfig
     flags = lambda text: set(re.findall(r'(?<![\w-])--[a-z][a-z-]*', text))
-    module = subprocess.run([sys.executable, '-m', 'forgetting.train', '--help'], capture_output=True, text=True, timeout=120)
-    assert module.returncode == 0, module.stderr
-    assert flags(ok(forgetting('train', '--help'))) == flags(module.stdout) | {'--nproc'}
+    out = ok(forgetting('train', '--help'))
+    config = {'--' + f.name.replace('_', '-') for f in fields(TrainConfig)}
+    assert config <= flags(out) and all(' '.join(docments(TrainConfig)[f.name].split()[:3]) in ' '.join(out.split()) for f in fields(TrainConfig))
+    assert flags(out) - config == {'--help', '--out', '--model', '--suite-size', '--suite-grid', '--run', '--no-resume', '--stop-at',
+                                   '--figure', '--overwrite', '--quiet', '--nproc', '--no-balance', '--no-amp'}

@@ -9,15 +9,15 @@ from forgetting.distributed import launch, shard_config
 
 CFG = dict(steps=4, batch_size=4, patch_size=16, tasks=['noise50', 'rain', 'haze'], device='cpu', lr=1e-3, balance=False)
 
-# The worker every rank runs: a tiny conv net, the same seed on each rank, `train_ddp` with a shared checkpoint path
+# The worker every rank runs: a tiny conv net, the same seed on each rank, `train(..., ranks=info.ranks)` with a shared checkpoint path
 # and a per-rank path (only rank 0 may create either), and a per-rank JSON of what it returned (written by every rank
 # on purpose, to a path the test reads).
 WORKER = '''
 import json, os, sys, torch
 from torch import nn
 from forgetting.data import bundled_split
-from forgetting.train import TrainConfig
-from forgetting.distributed import train_ddp, process_group, is_main_process
+from forgetting.train import TrainConfig, train
+from forgetting.distributed import process_group, is_main_process
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
@@ -27,9 +27,9 @@ out, report = sys.argv[1], sys.argv[2]
 cfg = TrainConfig(**json.loads(sys.argv[3]))
 with process_group('cpu') as info:
     torch.manual_seed(0); m = TinyNet()
-    h = train_ddp(m, bundled_split()[0][:3], cfg, checkpoint=os.path.join(out, 'run.pt'), progress=False)
+    h = train(m, bundled_split()[0][:3], cfg, checkpoint=os.path.join(out, 'run.pt'), progress=False, ranks=info.ranks)
     torch.manual_seed(0); m2 = TinyNet()
-    train_ddp(m2, bundled_split()[0][:3], cfg, checkpoint=os.path.join(out, f'rank{info.rank}.pt'), progress=False)
+    train(m2, bundled_split()[0][:3], cfg, checkpoint=os.path.join(out, f'rank{info.rank}.pt'), progress=False, ranks=info.ranks)
     with open(os.path.join(report, f'rank{info.rank}.json'), 'w') as f:
         json.dump(dict(rank=info.rank, world=info.world_size, main=is_main_process(), loss=h['loss'],
                        weights={k: v.tolist() for k, v in m.state_dict().items()}), f)

@@ -4,7 +4,7 @@ import numpy as np, pytest, torch
 from torch import nn
 from forgetting.data import bundled_split
 from forgetting.train import (TrainConfig, train, lr_factor, load_checkpoint, batch_for_step, tasks_for_step,
-                              patch_datasets, step_loader, save_release, make_optimizer, main)
+                              patch_datasets, step_loader, save_release, make_optimizer)
 
 PHOTOS = bundled_split()[0][:3]
 
@@ -160,19 +160,24 @@ def test_save_release(tmp_path):
 
 
 def test_cli_help():
-    r = subprocess.run([sys.executable, '-m', 'forgetting.train', '--help'], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, '-m', 'forgetting.cli', 'train', '--help'], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and '--steps' in r.stdout and '--resume' not in r.stdout and '--stop-at' in r.stdout
 
 
-def test_cli_trains_and_resumes(tmp_path, capsys):
-    args = ['--out', str(tmp_path / 'm.pt'), '--tasks', 'haze', '--steps', '3', '--batch-size', '2', '--patch-size', '16',
+def test_cli_trains_and_resumes(tmp_path, capsys, monkeypatch):
+    "`forgetting train` (the one command line of training) in this process, with the test's model."
+    from forgetting import cli
+    monkeypatch.setattr(cli, 'get_model', lambda name: fresh())
+    args = ['train', '--out', str(tmp_path / 'm.pt'), '--tasks', 'haze', '--steps', '3', '--batch-size', '2', '--patch-size', '16',
             '--suite-size', '16', '--quiet']
-    assert main(args + ['--stop-at', '1'], get_model=lambda name: fresh()) is None
+    assert cli.main(args + ['--stop-at', '1']) == 0 and not (tmp_path / 'm.json').exists()   # stopped early: no card yet
     assert 'rerun the same command' in capsys.readouterr().out
-    card = main(args, get_model=lambda name: fresh())
+    assert cli.main(args) == 0
+    card = json.loads((tmp_path / 'm.json').read_text())
     assert card['steps'] == 3 and (tmp_path / 'm.json').exists() and (tmp_path / 'm.run.pt').exists()
+    assert card['command'].startswith('forgetting train --out')                              # the command as typed
     assert load_checkpoint(tmp_path / 'm.run.pt')['history']['step'] == [1, 2, 3]
-    with pytest.raises(FileExistsError): main(args, get_model=lambda name: fresh())
+    assert cli.main(args) == 1 and 'already exists' in capsys.readouterr().err                # FileExistsError, as a user error
 
 
 def test_amp_dtype_follows_the_gpu(monkeypatch):
