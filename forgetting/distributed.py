@@ -16,7 +16,8 @@ from .evaluate import default_device, model_device
 # %% auto #0
 __all__ = ['shard_config', 'RankInfo', 'rank_info', 'launched_by_torchrun', 'is_main_process', 'rank_device', 'backend_for',
            'process_group', 'mean_over_ranks', 'broadcast', 'free_port', 'torchrun_command', 'launch', 'check_ranks',
-           'ddp_model']
+           'ddp_model', 'job_ranks', 'rank_share', 'means_over_ranks', 'rank0_values', 'sum_over_ranks_',
+           'average_gradients_', 'from_rank0_']
 
 # %% ../nbs/09_distributed.ipynb #4466217d
 def shard_config(config, # the run's config (a dataclass such as `forgetting.train.TrainConfig`); `batch_size` is the global batch
@@ -178,3 +179,51 @@ def ddp_model(model:nn.Module, # on this rank's device
     if world_size == 1: return model
     dev = model_device(model)
     return DDP(model, device_ids=[dev.index] if dev.type == 'cuda' else None, static_graph=True)  # the same parameters go unused every step (AdaIR's rate_conv): no per-step search
+
+# %% ../nbs/09_distributed.ipynb #rk0ex001
+def job_ranks(distributed:bool) -> tuple[int, int]:
+    "(rank, world size): (0, 1) in one process; with `distributed`, this process's place in its torchrun job."
+    if not distributed: return 0, 1
+    if not dist.is_initialized():
+        raise RuntimeError("distributed=True needs a process group: run under torchrun, inside forgetting.distributed.process_group()")
+    return dist.get_rank(), dist.get_world_size()
+
+def rank_share(idx:Tensor, ranks:tuple[int, int], what:str) -> Tensor:
+    "This rank's part of a global batch of indices (every rank drew the same ones)."
+    rank, world = ranks
+    if len(idx) % world:
+        raise ValueError(f"the {what} batch of {len(idx)} does not split evenly over {world} processes: use batch sizes divisible by {world}")
+    return idx[rank::world]
+
+def means_over_ranks(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
+    "The mean of each value over the ranks."
+    if ranks[1] == 1: return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=dev); dist.all_reduce(t)
+    return (t / ranks[1]).tolist()
+
+def rank0_values(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
+    "Rank 0's values on every rank (so that all ranks take the same decisions)."
+    if ranks[1] == 1: return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=dev); dist.broadcast(t, src=0)
+    return t.tolist()
+
+def sum_over_ranks_(tensors:list[Tensor], ranks:tuple[int, int], mean:bool=False):
+    "Sum (or average) tensors over the ranks, in place, through one flat buffer."
+    if ranks[1] == 1 or not tensors: return
+    flat = torch.cat([t.flatten() for t in tensors]); dist.all_reduce(flat)
+    if mean: flat /= ranks[1]
+    for t, v in zip(tensors, flat.split([t.numel() for t in tensors])): t.copy_(v.view_as(t))
+
+def average_gradients_(params:list[nn.Parameter], ranks:tuple[int, int]):
+    "Average gradients over the ranks, as DDP does; a parameter without a gradient on a rank counts as zero there."
+    if ranks[1] == 1 or not params: return
+    present = torch.tensor([float(p.grad is not None) for p in params], dtype=params[0].dtype, device=params[0].device)
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    sum_over_ranks_(grads + [present], ranks)
+    for p, g, n in zip(params, grads, present.tolist()): p.grad = g.div_(ranks[1]) if n else None
+
+def from_rank0_(tensors:list[Tensor], ranks:tuple[int, int]) -> list[Tensor]:
+    "Rank 0's values of `tensors` on every rank, in place (e.g. the weights, as DDP does when it wraps a model)."
+    if ranks[1] > 1:
+        for t in tensors: dist.broadcast(t, src=0)
+    return tensors

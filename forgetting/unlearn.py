@@ -14,6 +14,8 @@ from .data import task_type, degrade
 from .evaluate import psnr, model_device
 from .attack import pgd
 from .train import train, TrainConfig, check_field, check_tasks
+from .distributed import (job_ranks, rank_share, means_over_ranks, rank0_values, sum_over_ranks_,
+                                    average_gradients_, from_rank0_)
 
 # %% auto #0
 __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'RECIPES', 'METHODS', 'DEFAULT_METHOD', 'BATCHES',
@@ -177,54 +179,6 @@ def as_pairs(data, # dataset of (degraded, clean, task) items, or a (degraded, c
     if len(shapes) > 1: raise ValueError(f"{what}: items differ in shape {sorted(shapes)}; pass patch_size to crop them")
     return torch.stack(xs).float(), torch.stack(ys).float(), ts
 
-# %% ../nbs/05_unlearn.ipynb #be824254
-def _ranks(distributed:bool) -> tuple[int, int]:
-    "(rank, world size): (0, 1) in one process; with `distributed`, this process's place in its torchrun job."
-    if not distributed: return 0, 1
-    if not dist.is_initialized():
-        raise RuntimeError("distributed=True needs a process group: run under torchrun, inside forgetting.distributed.process_group()")
-    return dist.get_rank(), dist.get_world_size()
-
-def _shard(idx:Tensor, ranks:tuple[int, int], what:str) -> Tensor:
-    "This rank's part of a global batch of indices (every rank drew the same ones)."
-    rank, world = ranks
-    if len(idx) % world:
-        raise ValueError(f"the {what} batch of {len(idx)} does not split evenly over {world} processes: use batch sizes divisible by {world}")
-    return idx[rank::world]
-
-def _rank_mean(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
-    "The mean of each value over the ranks."
-    if ranks[1] == 1: return list(values)
-    t = torch.tensor(values, dtype=torch.float64, device=dev); dist.all_reduce(t)
-    return (t / ranks[1]).tolist()
-
-def _rank0(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
-    "Rank 0's values on every rank (so that all ranks take the same decisions)."
-    if ranks[1] == 1: return list(values)
-    t = torch.tensor(values, dtype=torch.float64, device=dev); dist.broadcast(t, src=0)
-    return t.tolist()
-
-def _rank_sum_(tensors:list[Tensor], ranks:tuple[int, int], mean:bool=False):
-    "Sum (or average) tensors over the ranks, in place, through one flat buffer."
-    if ranks[1] == 1 or not tensors: return
-    flat = torch.cat([t.flatten() for t in tensors]); dist.all_reduce(flat)
-    if mean: flat /= ranks[1]
-    for t, v in zip(tensors, flat.split([t.numel() for t in tensors])): t.copy_(v.view_as(t))
-
-def _average_gradients_(params:list[nn.Parameter], ranks:tuple[int, int]):
-    "Average gradients over the ranks, as DDP does; a parameter without a gradient on a rank counts as zero there."
-    if ranks[1] == 1 or not params: return
-    present = torch.tensor([float(p.grad is not None) for p in params], dtype=params[0].dtype, device=params[0].device)
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    _rank_sum_(grads + [present], ranks)
-    for p, g, n in zip(params, grads, present.tolist()): p.grad = g.div_(ranks[1]) if n else None
-
-def _from_rank0_(tensors:list[Tensor], ranks:tuple[int, int]) -> list[Tensor]:
-    "Rank 0's values of `tensors` on every rank, in place (e.g. the weights, as DDP does when it wraps a model)."
-    if ranks[1] > 1:
-        for t in tensors: dist.broadcast(t, src=0)
-    return tensors
-
 # %% ../nbs/05_unlearn.ipynb #05e7d4a4
 BATCHES = dict(forget='batch_forget', adversarial='batch_adv', retain='batch_retain', proxy='batch_distill')  # set -> its batch-size field
 
@@ -264,7 +218,7 @@ def mas_importance(model:nn.Module, # image-to-image model (not modified; gradie
                 if p.grad is not None: acc[k] += p.grad.abs()
     finally:
         model.zero_grad(set_to_none=True); model.train(was)
-    _rank_sum_(list(acc.values()), ranks)
+    sum_over_ranks_(list(acc.values()), ranks)
     return acc
 
 # %% ../nbs/05_unlearn.ipynb #462d7958
@@ -332,7 +286,7 @@ def adversarial_examples(f0:nn.Module, # frozen original model
     x_adv = torch.zeros(starts[-1], *forget_x.shape[1:], device=dev)            # each rank fills its calls' rows ...
     for n, call in enumerate(calls):
         if n % ranks[1] == ranks[0]: x_adv[starts[n]:starts[n + 1]] = attack(*call)
-    _rank_sum_([x_adv], ranks)                                                  # ... and the sum holds every row
+    sum_over_ranks_([x_adv], ranks)                                                  # ... and the sum holds every row
     x_adv = x_adv.cpu()
     return x_adv, _outputs(f0, x_adv, batch_size).cpu()
 
@@ -470,7 +424,7 @@ def draw_batch(sets:dict, # set name -> (inputs, targets) tensors: 'forget' and 
     "One step's batch: from each set, `batch_*` items drawn with replacement (the global batch); this rank's share."
     out = {}
     for name, (x, y) in sets.items():
-        idx = _shard(torch.randint(0, len(x), (min(getattr(cfg, BATCHES[name]), len(x)),), generator=g), ranks, name)
+        idx = rank_share(torch.randint(0, len(x), (min(getattr(cfg, BATCHES[name]), len(x)),), generator=g), ranks, name)
         out[name] = (x[idx].to(device), y[idx].to(device))
     return out
 
@@ -494,7 +448,7 @@ def update_step(model:nn.Module, opt:torch.optim.Optimizer, loss:Tensor, # the m
     "One optimiser step: backward, gradients averaged over the ranks, the mask applied."
     params = [p for p in model.parameters() if p.requires_grad]
     opt.zero_grad(set_to_none=True); loss.backward()
-    _average_gradients_(params, ranks)
+    average_gradients_(params, ranks)
     if mask is not None:
         for k, p in model.named_parameters():
             if p.requires_grad and p.grad is not None: p.grad.mul_(mask[k])
@@ -519,7 +473,7 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     g, opt = torch.Generator().manual_seed(cfg.seed), _make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     rule, guard = StopRule(cfg.stop_gain), DivergenceGuard(model, cfg.output_range, cfg.explode)
     xe, ye = (t[:cfg.eval_size] for t in sets['forget'])
-    measure = lambda: _rank0(forget_gain(model, xe, ye), ranks, dev)
+    measure = lambda: rank0_values(forget_gain(model, xe, ye), ranks, dev)
     model.eval()
     gain, t0 = measure()[0], time.perf_counter()
     hist = dict(steps=[], evals=[dict(step=0, forget_gain=gain)], stop_reason='step limit', stop_step=cfg.steps)
@@ -532,7 +486,7 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     for step in pb:
         for grp in opt.param_groups: grp['lr'] = cfg.lr * _lr_factor(cfg, step - 1)
         loss, parts, out_mean = unlearn_loss(model, cfg, draw_batch(sets, cfg, g, ranks, dev), ctx)
-        *means, out_mean = _rank_mean([*parts.values(), out_mean], ranks, dev); parts = dict(zip(parts, means))
+        *means, out_mean = means_over_ranks([*parts.values(), out_mean], ranks, dev); parts = dict(zip(parts, means))
         if problem := guard.step_problem(parts['loss'], out_mean, step): stop(problem, step, True); break
         update_step(model, opt, loss, ranks, ctx.get('mask'))
         hist['steps'].append(dict(step=step, lr=opt.param_groups[0]['lr'], seconds=time.perf_counter() - t0, **parts))
@@ -630,7 +584,7 @@ def prepare_context(model:nn.Module, f0:nn.Module, cfg:UnlearnConfig, # the copy
         ctx['omega'] = forget_anchoring(model, xf, keep_inputs if cfg.importance_mode == 'contrast' else None, ranks=ranks)
         ctx['theta0'] = {k: p.detach().clone() for k, p in f0.named_parameters()}
     if cfg.saliency > 0:
-        ctx['mask'] = saliency_mask(model, xf, yf, cfg.saliency); _from_rank0_(list(ctx['mask'].values()), ranks)
+        ctx['mask'] = saliency_mask(model, xf, yf, cfg.saliency); from_rank0_(list(ctx['mask'].values()), ranks)
     if cfg.adapt_steps > 0: ctx['theta_adapted'] = adapted_weights(model, cfg, xf, yf, ranks)
     return ctx
 
@@ -670,11 +624,11 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
            **overrides, # `UnlearnConfig` fields
           ) -> tuple: # (new model, history dict)
     "Make a copy of `model` forget `forget_set`."
-    (cfg, name), ranks = _make_config(config, method, overrides), _ranks(distributed)
+    (cfg, name), ranks = _make_config(config, method, overrides), job_ranks(distributed)
     check_job(model, cfg, retain_set, ranks, distributed)
     t0, dev = time.perf_counter(), _device_of(model, cfg.device)
     new = copy.deepcopy(model).to(dev)
-    _from_rank0_([t for t in new.state_dict().values() if t.is_floating_point()], ranks)   # every rank starts from rank 0's weights
+    from_rank0_([t for t in new.state_dict().values() if t.is_floating_point()], ranks)   # every rank starts from rank 0's weights
     f0 = copy.deepcopy(new).eval().requires_grad_(False)
     sets, forget_tasks, keep = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, ranks)
     hist = unlearn_loop(new, cfg, sets, prepare_context(new, f0, cfg, sets['forget'], keep, ranks), progress, ranks)

@@ -103,11 +103,15 @@ def test_unlearn_with_two_processes_matches_one(ckpts, tmp_path):
     # f0(x_adv) only as far as the CPU's conv kernels give the same bits for a batch of 2 as of 4 (oneDNN picks kernels by
     # shape and ISA), and L1's subgradient at a zero residual turns those last bits into full-size gradient signs (6e-5 on
     # a 7e-4 update on one 2-core AMD machine, 1.5e-8 without the anchor). The anchor's split is checked exactly on a
-    # plain conv net in tests/test_distributed.py.
-    fast = [*FAST_UNLEARN, '--lr', '1e-2', '--set', 'stop_gain=null', '--set', 'adversarial=false']
+    # plain conv net in tests/test_distributed.py. The default's self-distillation L1(f(x~), f0(x~)) starts at the same zero
+    # residual, so it is off here too: the forget term and its batch split are what this test checks. SGD, not the default's
+    # Adam: Adam divides out the gradient's scale (a split that doubled or halved it would pass) and lifts the last bits of
+    # near-zero gradients to full steps.
+    fast = [*FAST_UNLEARN, '--lr', '1e-2', '--set', 'stop_gain=null', '--set', 'adversarial=false', '--set', 'distill=0',
+            '--set', 'optimizer="sgd"']
     ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'one.pt', *fast))
     out = ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'two.pt', '--nproc', '2', *fast))
-    assert 'launching 2 processes' in out and out.count('forgot haze') == 1                     # rank 0 alone reports
+    assert 'launching 2 processes' in out and out.count(' forget haze') + out.count('forgot haze') == 1   # rank 0 alone reports
     one, two, orig = (torch.load(p, weights_only=True) for p in (tmp_path / 'one.pt', tmp_path / 'two.pt', ckpts / 'orig.pt'))
     assert any(not torch.equal(v, orig['state_dict'][k]) for k, v in one['state_dict'].items())   # it did unlearn
     for k, v in one['state_dict'].items(): torch.testing.assert_close(two['state_dict'][k], v, atol=1e-6, rtol=0)
@@ -185,7 +189,7 @@ def test_bad_values(ckpts, tmp_path):
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '2', '--stop-at', '1'), '--stop-at works with one process')
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '0'), 'expected an integer >= 1', status=2)
     user_error(forgetting('train', '--out', tmp_path / 'x.pt', '--nproc', '2', '--device', 'cuda:1'), 'CUDA is not available')
-    for bad, words in ((['--nproc', '3'], 'batch_forget=8, batch_adv=8 cannot be split over 3 processes'),
+    for bad, words in ((['--nproc', '3'], 'batch_forget=8, batch_distill=8 cannot be split over 3 processes'),
                        (['--nproc', '2', '--method', 'retrain'], 'forgetting train --nproc')):      # refused before launching
         r = forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', *bad)
         user_error(r, words); assert 'launching' not in r.stdout

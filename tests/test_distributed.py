@@ -144,8 +144,8 @@ def test_unlearning_with_two_processes_matches_one(two_process_unlearning):
 
 
 def test_unlearning_batches_must_split_evenly():
-    from forgetting.unlearn import _shard
-    with pytest.raises(ValueError, match='forget batch of 3 does not split evenly over 2 processes'): _shard(torch.arange(3), (0, 2), 'forget')
+    from forgetting.distributed import rank_share
+    with pytest.raises(ValueError, match='forget batch of 3 does not split evenly over 2 processes'): rank_share(torch.arange(3), (0, 2), 'forget')
 
 
 def test_launch_timeout_kills_every_worker(tmp_path):
