@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL, RETRAINED = 'data/checkpoints/promptir-tiny-original.pt', 'data/checkpoints/promptir-tiny-retrained-nohaze.pt'
 PT = ['--method', 'relabel', '--set', 'saliency=0']        # pass-through forget term, Adam, no mask
 S25 = ['--set', 'stop_gain=0.25', '--set', 'eval_every=5']
+S0 = ['--set', 'stop_gain=0.0', '--set', 'eval_every=5']
 
 def _d(w): return ['--set', f'distill={w}']
+def _stop(g): return ['--set', f'stop_gain={g}', '--set', 'eval_every=5']
 
 CANDIDATES = {   # name -> `forgetting unlearn` options, in the order they were tried
     'accurate-fast': ['--method', 'accurate-fast'],
@@ -36,6 +38,17 @@ CANDIDATES = {   # name -> `forgetting unlearn` options, in the order they were 
     'pass-through + distill 5, stop 0.25': PT + _d(5) + S25,
     'pass-through + distill 3, stop 0.25, lr 2e-4': PT + _d(3) + S25 + ['--lr', '2e-4'],
     'pass-through + distill 3, stop 0.25, 16 proxy': PT + _d(3) + S25 + ['--set', 'batch_distill=16'],
+    'pass-through + distill 3, stop 0.25, seed 1': PT + _d(3) + S25 + ['--seed', '1'],
+    'pass-through + distill 3, stop 0.25, seed 2': PT + _d(3) + S25 + ['--seed', '2'],
+    'pass-through + distill 3, stop 0': PT + _d(3) + S0,
+    'pass-through + distill 3, stop 0, seed 1': PT + _d(3) + S0 + ['--seed', '1'],
+    'pass-through + distill 3, stop 0, seed 2': PT + _d(3) + S0 + ['--seed', '2'],
+    **{f'pass-through + distill 3, stop {g}' + (f', seed {s}' if s else ''): PT + _d(3) + _stop(g) + (['--seed', str(s)] if s else [])
+       for g in (-0.5, -1.0) for s in (0, 1, 2)},
+    **{f'pass-through + distill 3, {n} steps' + (f', seed {s}' if s else ''): PT + _d(3) + ['--steps', str(n), '--set', 'stop_gain=null']
+       + (['--seed', str(s)] if s else []) for n in (100, 60) for s in (0, 1, 2)},
+    **{'pass-through-distill (the default)' + (f', seed {s}' if s else ''): ['--method', 'pass-through-distill'] + (['--seed', str(s)] if s else [])
+       for s in (0, 1, 2)},
 }
 
 
