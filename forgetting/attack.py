@@ -268,6 +268,7 @@ def _summarise_robustness(images:list[dict], budgets:list[str], tasks:list[str])
                             'count': len(images)} for b in ['clean', *budgets]}
     return table
 
+# %% ../nbs/04_attack.ipynb #b4607ae8
 class Robustness:
     "Per-task, per-budget PSNR/SSIM of attacked outputs (from `robustness`), with per-image rows."
     def __init__(self,

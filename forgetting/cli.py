@@ -39,12 +39,14 @@ DEMO_OUT = 'runs/demo' # ignored by git: the demo leaves a clone clean
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError,
                TimeoutError, FloatingPointError)
 
+# %% ../nbs/07_cli.ipynb #276dd671
 def bundled_path(path:str|Path) -> Path:
     "A relative path as given when it exists, else the same path inside the repository (the bundled checkpoints)."
     p = Path(path)
     if p.exists() or p.is_absolute() or not (REPO / p).exists(): return p
     return REPO / p
 
+# %% ../nbs/07_cli.ipynb #eb981b88
 def readable(path:str|Path, # a file (or folder, with `folder=True`) the command reads
              what:str='file', # how the error names it
              folder:bool=False,
@@ -57,6 +59,7 @@ def readable(path:str|Path, # a file (or folder, with `folder=True`) the command
     if not os.access(p, os.R_OK | (os.X_OK if folder else 0)): raise PermissionError(f"{what} is not readable: {p}")
     return p
 
+# %% ../nbs/07_cli.ipynb #2c35b27f
 def writable(path:str|Path, # an output the command will create
              overwrite:bool=False, # may it replace an existing one?
              what:str='output',
@@ -71,15 +74,18 @@ def writable(path:str|Path, # an output the command will create
     except OSError: raise PermissionError(f"cannot write {what} {p}: {parent} is not writable") from None
     return p
 
+# %% ../nbs/07_cli.ipynb #1244995c
 def same_file(a:str|Path, b:str|Path) -> bool:
     "Do `a` and `b` name the same file (through links and `..` too)?"
     a, b = Path(a), Path(b)
     return os.path.samefile(a, b) if a.exists() and b.exists() else a.resolve() == b.resolve()
 
+# %% ../nbs/07_cli.ipynb #682d26e1
 def with_card(what:str, path:str|Path) -> dict:
     "A checkpoint and the JSON card beside it, as named paths (for `check_outputs`)."
     return {what: Path(path), f'{what} card': Path(path).with_suffix('.json')}
 
+# %% ../nbs/07_cli.ipynb #84a0bd73
 def check_outputs(outputs:dict, # name in messages ('--out', '--out card', ...) -> path the command will write
                   inputs:dict, # name -> path the command reads
                   overwrite:bool=False, # may outputs replace existing files?
@@ -144,6 +150,7 @@ def _common(p:argparse.ArgumentParser):
     g.add_argument('--quiet', action='store_true', help='no progress bars')
     g.add_argument('--overwrite', action='store_true', help='replace existing output files')
 
+# %% ../nbs/07_cli.ipynb #3bef7018
 def _data(p:argparse.ArgumentParser):
     g = p.add_argument_group('test data (default: the bundled test photos)')
     g.add_argument('--bsd68', metavar='DIR', help='BSD68/CBSD68 folder of clean images (noise15/25/50)')
@@ -154,6 +161,7 @@ def _data(p:argparse.ArgumentParser):
     g.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each photo (grid x grid crops of --size)')
     g.add_argument('--tasks', nargs='+', choices=list(TASKS), metavar='TASK', help=f'only these tasks of {list(TASKS)}')
 
+# %% ../nbs/07_cli.ipynb #1d828ce5
 def _checkpoint(p:argparse.ArgumentParser, required:bool=True, flag:str='--checkpoint', default=None, help='model checkpoint (.pt)'):
     p.add_argument(flag, required=required, default=default, metavar='PT', help=help)
 
@@ -161,18 +169,7 @@ def _model(p:argparse.ArgumentParser):
     p.add_argument('--model', choices=list(MODELS), default=None,
                    help='architecture, for checkpoints that do not record it (e.g. released PromptIR/AdaIR weights)')
 
-def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str=DEFAULT_METHOD):
-    g = p.add_argument_group('unlearning')
-    g.add_argument('--forget', default='haze', choices=list(TYPES), help='the degradation type to forget')
-    g.add_argument('--method', default=method, choices=[*METHODS, 'retrain'], help="unlearning recipe (forgetting.unlearn.RECIPES; 'retrain': train a fresh copy on the retained tasks)")
-    g.add_argument('--steps', type=int, default=steps_default, help='step limit (default: the method preset)')
-    g.add_argument('--lr', type=float, default=None, help='learning rate (default: the method preset)')
-    g.add_argument('--forget-size', type=int, default=64, help="forget-set patches cut from the forgotten type's training photos")
-    g.add_argument('--patch-size', type=int, default=48, help='side of the forget/retain patches')
-    g.add_argument('--retain-fraction', type=_fraction, default=1.0, help="methods with retain data: this fraction of each retained type's photos (at least one)")
-    g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='any other UnlearnConfig field, e.g. --set distill=3 --set lam=2')
-
+# %% ../nbs/07_cli.ipynb #ae41bb80
 def _fraction(text:str) -> float:
     "A number in (0, 1] (for --retain-fraction)."
     try: f = float(text)
@@ -187,16 +184,26 @@ def _positive(text:str) -> int:
     if n < 1: raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return n
 
+# %% ../nbs/07_cli.ipynb #be8e5411
+def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str=DEFAULT_METHOD):
+    g = p.add_argument_group('unlearning')
+    g.add_argument('--forget', default='haze', choices=list(TYPES), help='the degradation type to forget')
+    g.add_argument('--method', default=method, choices=[*METHODS, 'retrain'], help="unlearning recipe (forgetting.unlearn.RECIPES; 'retrain': train a fresh copy on the retained tasks)")
+    g.add_argument('--steps', type=int, default=steps_default, help='step limit (default: the method preset)')
+    g.add_argument('--lr', type=float, default=None, help='learning rate (default: the method preset)')
+    g.add_argument('--forget-size', type=int, default=64, help="forget-set patches cut from the forgotten type's training photos")
+    g.add_argument('--patch-size', type=int, default=48, help='side of the forget/retain patches')
+    g.add_argument('--retain-fraction', type=_fraction, default=1.0, help="methods with retain data: this fraction of each retained type's photos (at least one)")
+    g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='any other UnlearnConfig field, e.g. --set distill=3 --set lam=2')
+
+# %% ../nbs/07_cli.ipynb #2394806b
 def _sub(subs, name:str, help:str, description:str) -> argparse.ArgumentParser:
     return subs.add_parser(name, help=help, description=description, allow_abbrev=False,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `forgetting` command and its subcommands."
-    p = argparse.ArgumentParser(prog='forgetting', allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                description='Make an all-in-one image restoration model forget one degradation type.')
-    p.add_argument('--version', action='version', version=f'forgetting {forgetting.__version__}')
-    subs = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
+def _demo_parser(subs):
+    "The `demo` subcommand and its options."
     d = _sub(subs, 'demo', 'the end-to-end demo (a few minutes on a CPU)',
              'Load the bundled original and retrained promptir-tiny models, make the original forget haze (by default with '
              f'{DEFAULT_METHOD}: pass haze through and distil the original on noise and rain copies of the forget photos; '
@@ -208,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--size', type=int, default=128, help='crop side of the bundled test photos (multiple of 8)')
     d.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each test photo')
     _unlearning(d); _common(d)
+
+# %% ../nbs/07_cli.ipynb #2fa3b954
+def _train_parser(subs):
+    "The `train` subcommand and its options."
     t = _sub(subs, 'train', 'train a model on the bundled photos (the bundled checkpoints\' recipe)',
              'Train on the bundled training photos, evaluate on the bundled test photos, write the model (weights only) with '
              'a JSON card beside it. The defaults are the bundled checkpoints\' recipe: `forgetting train --out '
@@ -216,11 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
              'fields of forgetting.train.TrainConfig. --nproc N trains with N processes '
              '(DDP through torchrun; the global batch stays --batch-size).')
     train_args(t, list(MODELS))
+
+def _evaluate_parser(subs):
+    "The `evaluate` subcommand and its options."
     e = _sub(subs, 'evaluate', 'score a checkpoint (PSNR, SSIM, restoration gain per task)',
              'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
     _checkpoint(e); _model(e); _data(e)
     e.add_argument('--out', default=None, help='write the results as JSON here')
     _common(e)
+
+def _attack_parser(subs):
+    "The `attack` subcommand and its options."
     a = _sub(subs, 'attack', 'PGD robustness of a checkpoint (forgetting.attack.robustness)',
              'PSNR/SSIM of a model under PGD attacks of several budgets, per task.')
     _checkpoint(a); _model(a); _data(a)
@@ -230,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--restarts', type=int, default=1)
     a.add_argument('--out', default=None, help='write the table as JSON here')
     _common(a)
+
+# %% ../nbs/07_cli.ipynb #c1c6af69
+def _unlearn_parser(subs):
+    "The `unlearn` subcommand and its options."
     u = _sub(subs, 'unlearn', 'make a checkpoint forget a degradation type; writes a NEW checkpoint',
              'Run forgetting.unlearn.forget on a checkpoint (the input file is never modified) and write the unlearned '
              'model with a JSON card (method, config, history) to --out. --nproc N splits every batch (and the adversarial '
@@ -238,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
     u.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
     _unlearning(u); _common(u)
+
+def _report_parser(subs):
+    "The `report` subcommand and its options."
     r = _sub(subs, 'report', 'the forgetting report of original, retrained and unlearned checkpoints',
              'Per-task PSNR/SSIM/gain, forget gap, retain change, output PSNR vs retrained, membership-inference AUC.')
     _checkpoint(r, True, '--original', help='original model')
@@ -252,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--out', default=None, help='write the report as JSON here (markdown beside it, .md)')
     r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
     _common(r)
+
+# %% ../nbs/07_cli.ipynb #01a6a60e
+def build_parser() -> argparse.ArgumentParser:
+    "The `forgetting` command and its subcommands."
+    p = argparse.ArgumentParser(prog='forgetting', allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description='Make an all-in-one image restoration model forget one degradation type.')
+    p.add_argument('--version', action='version', version=f'forgetting {forgetting.__version__}')
+    subs = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    for add in (_demo_parser, _train_parser, _evaluate_parser, _attack_parser, _unlearn_parser, _report_parser): add(subs)
     return p
 
 # %% ../nbs/07_cli.ipynb #ca311c6a
@@ -329,6 +362,7 @@ def device_of(args) -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"--device {args.device}: CUDA is not available here")
     return d
 
+# %% ../nbs/07_cli.ipynb #6ed75342
 def unlearn_overrides(args) -> dict:
     "UnlearnConfig fields from --steps, --lr, --seed and --set KEY=VALUE (typed like the field's default)."
     kinds = {f.name: f for f in fields(UnlearnConfig)}
@@ -341,10 +375,12 @@ def unlearn_overrides(args) -> dict:
         except json.JSONDecodeError: out[key] = text       # bare strings: --set adv_source=proxy-retain
     return {**out, 'seed': args.seed}
 
+# %% ../nbs/07_cli.ipynb #e9297dcf
 def layout_of(loaded:Loaded) -> str:
     "The training layout of a loaded model (its card's config; 'shared' when the card does not say)."
     return loaded.card.get('config', {}).get('layout', 'shared')
 
+# %% ../nbs/07_cli.ipynb #4770035c
 def type_photos(tasks:list, layout:str, fraction:float=1.0) -> list:
     "The bundled training photos of the types of `tasks` under `layout` (each type's pool, or all photos): the first `fraction` of each (at least one)."
     if not 0 < fraction <= 1: raise ValueError(f"--retain-fraction must be in (0, 1], got {fraction}")
@@ -352,16 +388,19 @@ def type_photos(tasks:list, layout:str, fraction:float=1.0) -> list:
     first = lambda ps: ps[:max(1, round(fraction * len(ps)))]
     return list({p.name: p for t in dict.fromkeys(map(task_type, tasks)) for p in first(pools[t])}.values())
 
+# %% ../nbs/07_cli.ipynb #7a781f18
 def forget_set(tasks:list, args, layout:str='shared') -> PatchDataset:
     "Forget-set patches of the forgotten type's training photos (the model saw them while training)."
     return PatchDataset(type_photos(tasks, layout), tasks, patch_size=args.patch_size, length=args.forget_size, seed=args.seed + 1)
 
+# %% ../nbs/07_cli.ipynb #dedde011
 def retain_set(tasks:list, args, layout:str='shared'):
     "Retain data for methods that need it: patches of the retained tasks' photos (`retrain`: the photos themselves)."
     photos = type_photos(tasks, layout, args.retain_fraction)
     if args.method == 'retrain': return photos
     return PatchDataset(photos, tasks, patch_size=args.patch_size, length=args.forget_size, seed=args.seed + 2)
 
+# %% ../nbs/07_cli.ipynb #430652a1
 def run_forget(loaded:Loaded, args, distributed:bool=False) -> tuple:
     "Forget `args.forget` in `loaded.model`: (new model, history, forget tasks, retain tasks)."
     ft, rt = forget_retain(args.forget, loaded.tasks)
@@ -374,6 +413,7 @@ def run_forget(loaded:Loaded, args, distributed:bool=False) -> tuple:
                        progress=not args.quiet, method=args.method, distributed=distributed, **kw)
     return new, hist, ft, rt
 
+# %% ../nbs/07_cli.ipynb #f4b7031c
 def json_dump(obj, path:Path, overwrite:bool) -> Path:
     return save_json(obj, path, overwrite, default=str)
 
@@ -390,6 +430,7 @@ def _without(argv:list[str], flag:str) -> list[str]:
         out.append(a)
     return out
 
+# %% ../nbs/07_cli.ipynb #acb0d45e
 def relaunch(name:str, # the subcommand
              args, argv:list[str]) -> int|None: # its parsed and raw arguments
     "Check --nproc and --device; with --nproc N > 1 outside torchrun, run the command in N processes and return its status."
@@ -401,11 +442,13 @@ def relaunch(name:str, # the subcommand
     say(f"launching {args.nproc} processes (torchrun)")
     return launch(args.nproc, [name, *_without(argv, '--nproc')], module='forgetting.cli').returncode
 
+# %% ../nbs/07_cli.ipynb #a3a55dfb
 def command_line(name:str, argv:list[str]) -> str:
     "The command as run (with the job's real process count), for cards."
     world = rank_info().world_size if launched_by_torchrun() else 1
     return f'forgetting {name} ' + ' '.join(map(shlex.quote, _without(argv, '--nproc') + (['--nproc', str(world)] if world > 1 else [])))
 
+# %% ../nbs/07_cli.ipynb #1de8541c
 def finish_interrupted(out:Path, # a release (.pt) the command writes, with its card beside it
                        command:str, # the command as its card records it (`command_line`)
                       ) -> bool: # True when the card was missing and is written now
@@ -420,6 +463,7 @@ def finish_interrupted(out:Path, # a release (.pt) the command writes, with its 
     say(f"finished an interrupted write: {out} was complete, wrote its card {card_path}")
     return True
 
+# %% ../nbs/07_cli.ipynb #13902d9e
 @command
 def cmd_train(args, argv:list[str]) -> int:
     config, run = train_options(args)
@@ -568,6 +612,7 @@ def demo_folder(path:str|Path, overwrite:bool) -> Path:
     writable(p / DEMO_MARK, True, 'demo output')
     return p
 
+# %% ../nbs/07_cli.ipynb #f14f32e4
 def demo_outputs(out:Path, args) -> dict:
     "The files the demo writes in `out`, checked: never an input; one there that an earlier demo did not write needs --overwrite."
     names = [f'unlearned-{args.forget}.pt', f'unlearned-{args.forget}.json', 'report.json', 'report.md', 'psnr.png', 'gain.png', 'grid.png', 'changes.png', DEMO_MARK]
@@ -579,6 +624,7 @@ def demo_outputs(out:Path, args) -> dict:
     if stray and not args.overwrite: raise FileExistsError(f"--out {out} holds {', '.join(stray)}, which the demo did not write; pass --overwrite to replace it")
     return outputs
 
+# %% ../nbs/07_cli.ipynb #584cec7f
 @command
 def cmd_demo(args, argv) -> int:
     t0, out = time.perf_counter(), demo_folder(args.out, args.overwrite)

@@ -480,6 +480,7 @@ def centre_crop(x:Tensor, # (...,H,W)
     top, left = (x.shape[-2]-h)//2, (x.shape[-1]-w)//2
     return x[..., top:top+h, left:left+w]
 
+# %% ../nbs/00_data.ipynb #96776741
 def crop_to_multiple(x:Tensor, # (...,H,W)
                      multiple:int, # e.g. 16, PromptIR's test protocol; 1 keeps the image whole
                     ) -> Tensor: # (...,H - H % multiple, W - W % multiple)
@@ -487,6 +488,7 @@ def crop_to_multiple(x:Tensor, # (...,H,W)
     h, w = x.shape[-2] // multiple * multiple, x.shape[-1] // multiple * multiple
     return centre_crop(x, h, w)
 
+# %% ../nbs/00_data.ipynb #655faacf
 def grid_crops(x:Tensor, # (...,H,W)
                size:int, # side of each square crop
                grid:int=1, # crops per side: `grid` x `grid` crops, evenly spaced, corners included (1: the centre crop)
@@ -498,6 +500,7 @@ def grid_crops(x:Tensor, # (...,H,W)
     at = lambda n: [round(i * (n - size) / (grid - 1)) for i in range(grid)]
     return [x[..., t:t+size, l:l+size] for t in at(h) for l in at(w)]
 
+# %% ../nbs/00_data.ipynb #7b39b483
 def _pair_seed(seed:int, name:str, task:str) -> int:
     "Per-pair degradation seed: stable when photos are added or removed."
     return zlib.crc32(f"{seed}/{name}/{task}".encode())
@@ -510,6 +513,7 @@ def _photo_crops(p:Photo, size:int|None, grid:int) -> list[tuple[str,Tensor,Tens
     names = [p.name] if grid == 1 else [f"{p.name}@{k}" for k in range(grid**2)]
     return [(n, x.contiguous(), None if d is None else relative_depth(d)) for n, x, d in zip(names, images, depths)]
 
+# %% ../nbs/00_data.ipynb #c77d44c3
 def make_suite(photos:list[Photo], # clean photos
                tasks:list[str]|None=None, # tasks; None = all `TASKS`
                seed:int=0, # degradation seed
@@ -528,6 +532,7 @@ def make_suite(photos:list[Photo], # clean photos
                 deg.append(degrade(image, t, _pair_seed(seed, name, t), depth)); cl.append(image); tk.append(t); nm.append(f"{name}/{t}")
     return PairedDataset(deg, cl, tk, nm)
 
+# %% ../nbs/00_data.ipynb #a93ac5b7
 SUITE_GRID = 2   # the bundled suite's crops per side: 2 x 2 crops of each of the 4 test photos = 16 images per task
 
 def bundled_suite(split:str='test', # 'test', 'train' or 'all' photos of `bundled_split()`
@@ -542,7 +547,6 @@ def bundled_suite(split:str='test', # 'test', 'train' or 'all' photos of `bundle
     if split not in ('train','test','all'): raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
     photos = splits['train'] + splits['test'] if split == 'all' else splits[split]
     return make_suite(photos, tasks, seed, size, progress, grid if size is not None else 1)
-
 
 # %% ../nbs/00_data.ipynb #15082805
 class PairedPatchDataset(Dataset):
@@ -618,6 +622,7 @@ def bsd68(folder:str|Path, # BSD68/CBSD68 folder of clean images
             deg.append(degrade(x, t, _pair_seed(seed, f.stem, t))); cl.append(x); tk.append(t); nm.append(f"{f.stem}/{t}")
     return PairedDataset(deg, cl, tk, nm)
 
+# %% ../nbs/00_data.ipynb #75af57c7
 def rain100l(folder:str|Path, # Rain100L test or train folder (see the layouts above)
              lazy:bool=False, # True: check files now, decode per item
              multiple:int=16, # centre crop to multiples of this (16: PromptIR's test protocol)
@@ -635,6 +640,7 @@ def rain100l(folder:str|Path, # Rain100L test or train folder (see the layouts a
     pairs = [(f, _find_partner(partner(f.stem), dirs, f)) for f in rainy]
     return _load_pairs(pairs, 'rain', [f"{f.stem}/rain" for f in rainy], lazy, multiple, progress)
 
+# %% ../nbs/00_data.ipynb #a063320d
 def sots_outdoor(folder:str|Path, # SOTS outdoor or RESIDE-OTS folder with hazy/ and gt/ (or the other layouts above)
                  lazy:bool=False, # True: check files now, decode per item
                  multiple:int=16, # centre crop to multiples of this (16: PromptIR's test protocol)
@@ -649,6 +655,7 @@ def sots_outdoor(folder:str|Path, # SOTS outdoor or RESIDE-OTS folder with hazy/
     pairs = [(f, _find_partner(f.stem.split('_')[0], [gt_dir], f)) for f in hazy]
     return _load_pairs(pairs, 'haze', [f"{f.stem}/haze" for f in hazy], lazy, multiple, progress)
 
+# %% ../nbs/00_data.ipynb #e77c08e9
 def rain100l_train(folder:str|Path, lazy:bool=True, progress:bool=True) -> PairedDataset:
     "Rain100L training pairs (lazy by default); crop them with `PairedPatchDataset`."
     return rain100l(folder, lazy=lazy, progress=progress)

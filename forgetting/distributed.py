@@ -118,6 +118,7 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
+# %% ../nbs/09_distributed.ipynb #323b418d
 def torchrun_command(nproc:int, # processes on this machine
                      args:list[str], # the module's/script's arguments
                      module:str|None=None, # run `python -m module` in each process (else args[0] is a script)
@@ -129,6 +130,7 @@ def torchrun_command(nproc:int, # processes on this machine
     return [sys.executable, '-m', 'torch.distributed.run', '--nnodes=1', f'--nproc-per-node={nproc}',
             '--master-addr=127.0.0.1', f'--master-port={port}', *(['-m', module] if module else []), *map(str, args)]
 
+# %% ../nbs/09_distributed.ipynb #0a72df85
 def _stop_job(proc:subprocess.Popen, # a running torchrun
               grace:float=60, # seconds torchrun has to stop its workers (it gives them 30 s before SIGKILL)
              ) -> tuple: # (stdout, stderr) as far as captured
@@ -137,6 +139,7 @@ def _stop_job(proc:subprocess.Popen, # a running torchrun
     try: return proc.communicate(timeout=grace)
     except subprocess.TimeoutExpired: proc.kill(); proc.wait(); return None, None
 
+# %% ../nbs/09_distributed.ipynb #bfed0022
 def launch(nproc:int, # processes on this machine
            args:list[str], # the module's/script's arguments
            module:str|None=None, # e.g. 'forgetting.cli'
@@ -188,6 +191,7 @@ def job_ranks(distributed:bool) -> tuple[int, int]:
         raise RuntimeError("distributed=True needs a process group: run under torchrun, inside forgetting.distributed.process_group()")
     return dist.get_rank(), dist.get_world_size()
 
+# %% ../nbs/09_distributed.ipynb #3181f621
 def rank_share(idx:Tensor, ranks:tuple[int, int], what:str) -> Tensor:
     "This rank's part of a global batch of indices (every rank drew the same ones)."
     rank, world = ranks
@@ -195,18 +199,21 @@ def rank_share(idx:Tensor, ranks:tuple[int, int], what:str) -> Tensor:
         raise ValueError(f"the {what} batch of {len(idx)} does not split evenly over {world} processes: use batch sizes divisible by {world}")
     return idx[rank::world]
 
+# %% ../nbs/09_distributed.ipynb #8faf7a45
 def means_over_ranks(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
     "The mean of each value over the ranks."
     if ranks[1] == 1: return list(values)
     t = torch.tensor(values, dtype=torch.float64, device=dev); dist.all_reduce(t)
     return (t / ranks[1]).tolist()
 
+# %% ../nbs/09_distributed.ipynb #bfe905b9
 def rank0_values(values:list[float], ranks:tuple[int, int], dev) -> list[float]:
     "Rank 0's values on every rank (so that all ranks take the same decisions)."
     if ranks[1] == 1: return list(values)
     t = torch.tensor(values, dtype=torch.float64, device=dev); dist.broadcast(t, src=0)
     return t.tolist()
 
+# %% ../nbs/09_distributed.ipynb #b72291c3
 def sum_over_ranks_(tensors:list[Tensor], ranks:tuple[int, int], mean:bool=False):
     "Sum (or average) tensors over the ranks, in place, through one flat buffer."
     if ranks[1] == 1 or not tensors: return
@@ -214,6 +221,7 @@ def sum_over_ranks_(tensors:list[Tensor], ranks:tuple[int, int], mean:bool=False
     if mean: flat /= ranks[1]
     for t, v in zip(tensors, flat.split([t.numel() for t in tensors])): t.copy_(v.view_as(t))
 
+# %% ../nbs/09_distributed.ipynb #a8de404c
 def average_gradients_(params:list[nn.Parameter], ranks:tuple[int, int]):
     "Average gradients over the ranks, as DDP does; a parameter without a gradient on a rank counts as zero there."
     if ranks[1] == 1 or not params: return
@@ -222,6 +230,7 @@ def average_gradients_(params:list[nn.Parameter], ranks:tuple[int, int]):
     sum_over_ranks_(grads + [present], ranks)
     for p, g, n in zip(params, grads, present.tolist()): p.grad = g.div_(ranks[1]) if n else None
 
+# %% ../nbs/09_distributed.ipynb #60be9de8
 def from_rank0_(tensors:list[Tensor], ranks:tuple[int, int]) -> list[Tensor]:
     "Rank 0's values of `tensors` on every rank, in place (e.g. the weights, as DDP does when it wraps a model)."
     if ranks[1] > 1:

@@ -45,6 +45,7 @@ def refuse_existing(path:str|Path, # a file about to be written
     if Path(path).exists() and not overwrite:
         raise FileExistsError(f"{what} {path} already exists; pass --overwrite (overwrite=True) to replace it")
 
+# %% ../nbs/03_evaluate.ipynb #b2b9aa8c
 def _alive(pid:int) -> bool:
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
@@ -62,6 +63,7 @@ def clean_temporaries(path:str|Path, # a file written by `atomic_write`
         if pid.isdigit() and not _alive(int(pid)): tmp.unlink(missing_ok=True); gone.append(tmp)
     return gone
 
+# %% ../nbs/03_evaluate.ipynb #43ac8e3a
 @contextmanager
 def folder_lock(folder:Path):
     "Hold an exclusive lock on `folder` for the block (the system drops it when the process dies, even by `kill -9`)."
@@ -71,6 +73,7 @@ def folder_lock(folder:Path):
     try: fcntl.flock(fd, fcntl.LOCK_EX); yield
     finally: os.close(fd)
 
+# %% ../nbs/03_evaluate.ipynb #5c534256
 def _publish(tmp:Path, path:Path, overwrite:bool):
     "Give the finished `tmp` its final name: replace with `overwrite`, else create the name exclusively (a hard link)."
     if overwrite: return os.replace(tmp, path)
@@ -78,6 +81,7 @@ def _publish(tmp:Path, path:Path, overwrite:bool):
     except FileExistsError: refuse_existing(path)
     except OSError: refuse_existing(path); os.replace(tmp, path)   # a file system without hard links
 
+# %% ../nbs/03_evaluate.ipynb #478a533a
 def atomic_write_all(writes:dict, # path -> function writing that file's content to the temporary path it is given
                      overwrite:bool=False, # replace existing files?
                     ) -> list[Path]: # the paths, in order
@@ -95,13 +99,13 @@ def atomic_write_all(writes:dict, # path -> function writing that file's content
             for tmp in tmps: tmp.unlink(missing_ok=True)
     return paths
 
+# %% ../nbs/03_evaluate.ipynb #4710d3f8
 def atomic_write(path:str|Path, # the file to write
                  write:Callable[[Path],None], # writes the content to the temporary path it is given
                  overwrite:bool=False, # replace an existing `path`?
                 ) -> Path: # `path`
     "Write `path` atomically (temporary file, then an exclusive link or, with `overwrite`, `os.replace`)."
     return atomic_write_all({path: write}, overwrite)[0]
-
 
 # %% ../nbs/03_evaluate.ipynb #f35903d9
 NON_FINITE = ('inf', '-inf', 'nan') # how non-finite floats are written: JSON has no infinity

@@ -308,6 +308,7 @@ class CrossAttention(nn.Module):
         k, v = self.kv_dwconv(self.kv(y)).chunk(2, dim=1)
         return self.project_out(channel_attention(self.q_dwconv(self.q(x)), k, v, self.num_heads, self.temperature))
 
+# %% ../nbs/01_model.ipynb #5464af1c
 class SpatialGate(nn.Module):
     "sigmoid(conv7x7([max_c x, mean_c x])): a (B,1,H,W) spatial weight map."
     def __init__(self):
@@ -316,6 +317,7 @@ class SpatialGate(nn.Module):
     def forward(self, x:Tensor) -> Tensor:
         return self.spatial(torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], dim=1)).sigmoid()
 
+# %% ../nbs/01_model.ipynb #95c13061
 class ChannelGate(nn.Module):
     "sigmoid(mlp(avgpool x) + mlp(maxpool x)): a (B,C,1,1) channel weight vector."
     def __init__(self, dim:int, reduction:int=16):
@@ -325,6 +327,7 @@ class ChannelGate(nn.Module):
     def forward(self, x:Tensor) -> Tensor:
         return (self.mlp(x.mean((-2, -1), keepdim=True)) + self.mlp(x.amax((-2, -1), keepdim=True))).sigmoid()
 
+# %% ../nbs/01_model.ipynb #6c7aea5f
 class FrequencyRefine(nn.Module):
     "`proj(low * SpatialGate(high) + high * ChannelGate(low))`: each band gates the other."
     def __init__(self, dim:int):
@@ -615,6 +618,7 @@ def _run(model, x, batch):
     "Model on a padded batch, `batch` images at a time."
     return torch.cat([model(chunk) for chunk in x.split(batch)])
 
+# %% ../nbs/01_model.ipynb #7cea48d2
 def _run_tiled(model, x, tile, overlap, batch, multiple, progress):
     "Blend overlapping tile outputs of a padded batch x (B,C,H,W)."
     (b, _, h, w), th, tw = x.shape, min(tile, x.shape[-2]), min(tile, x.shape[-1])
@@ -632,6 +636,7 @@ def _run_tiled(model, x, tile, overlap, batch, multiple, progress):
             weight[..., i:i + th, j:j + tw] += wt
     return out / weight
 
+# %% ../nbs/01_model.ipynb #bd7f2b94
 def restore(model:nn.Module, # any image-to-image module
             image:Tensor, # (3,H,W) or (B,3,H,W) float image(s), any H x W
             tile:int|None=None, # run in tiles of this size (multiple of 8); None: whole image

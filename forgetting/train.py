@@ -91,6 +91,7 @@ def _is(v, kind:type) -> bool:
     if kind is float: return isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v)
     return isinstance(v, kind)
 
+# %% ../nbs/02_train.ipynb #c542b72e
 _KINDS = {bool: 'true or false', int: 'an integer', float: 'a finite number', str: 'a string'}
 
 def check_field(cfg, # a config object (dataclass)
@@ -113,6 +114,7 @@ def check_field(cfg, # a config object (dataclass)
 
 def _check_int(cfg, key:str, low:int): check_field(cfg, key, int, low)
 
+# %% ../nbs/02_train.ipynb #2dd0022d
 def check_tasks(tasks, # task names
                 what:str='tasks', # the field, for messages
                ):

@@ -54,6 +54,7 @@ def psnr_text(value:float) -> str: return 'inf dB' if value == float('inf') else
 # %% ../nbs/08_viewer.ipynb #f323bf8a
 ALL = 'all'
 
+# %% ../nbs/08_viewer.ipynb #c2fc117f
 class Viewer:
     "Interactive comparison of several restoration models on one suite: `display(Viewer(models).widget)`."
     def __init__(self, models:Mapping[str, nn.Module], # name -> model, e.g. {'original': m0, 'unlearned': m1, 'retrained': m2}
