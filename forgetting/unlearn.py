@@ -100,7 +100,7 @@ def check_config(cfg:UnlearnConfig):
     if not (_is_number(lo) and _is_number(hi) and lo < hi): raise ValueError(f"output_range must be (low, high) with finite low < high, got {cfg.output_range!r}")
     if cfg.retain_tasks is not None: check_tasks(cfg.retain_tasks, 'retain_tasks')
 
-# %% ../nbs/05_unlearn.ipynb #5775f23a
+# %% ../nbs/05_unlearn.ipynb #a2b1b4cd
 PUBLISHED = {'accurate': {}}   # Su & Zheng 2024, the defaults of `UnlearnConfig`
 OPTIONS = {
     # the published loss with a cheaper adversarial set (one example per forget input, 3 PGD steps), 3x the learning rate, half batches
@@ -132,6 +132,7 @@ RECIPES = {**PUBLISHED, **OPTIONS, **BASELINES}
 METHODS = tuple(RECIPES)
 DEFAULT_METHOD = 'pass-through-distill'   # the default of `forget` and of the demo
 
+# %% ../nbs/05_unlearn.ipynb #602d008f
 @patch(cls_method=True)
 def for_method(cls:UnlearnConfig, method:str='accurate', **overrides) -> UnlearnConfig:
     "The recipe `method` with `overrides` on top."
@@ -249,7 +250,7 @@ def forget_anchoring(model:nn.Module, # image-to-image model
     keep = None if keep_inputs is None else mas_importance(model, keep_inputs, batch_size, ranks)
     return anchoring_weights(mas_importance(model, forget_inputs, batch_size, ranks), keep)
 
-# %% ../nbs/05_unlearn.ipynb #6ca3e526
+# %% ../nbs/05_unlearn.ipynb #fb2c46c5
 def scaled_eps(eps48:float, # L2 budget for a 48x48 patch
                shape, # image shape (..., H, W)
               ) -> float:
@@ -262,6 +263,7 @@ def _outputs(model:nn.Module, x:Tensor, batch_size:int=16) -> Tensor:
     dev = _device_of(model)
     return torch.cat([model(xb.to(dev)) for xb in x.split(batch_size)])
 
+# %% ../nbs/05_unlearn.ipynb #8988407f
 def adversarial_examples(f0:nn.Module, # frozen original model
                          forget_x:Tensor, # (N,3,H,W) start inputs (forget inputs in the published method)
                          forget_y:Tensor, # (N,3,H,W) their clean images
