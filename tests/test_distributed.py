@@ -9,7 +9,7 @@ from forgetting.distributed import launch, shard_config
 
 CFG = dict(steps=4, batch_size=4, patch_size=16, tasks=['noise50', 'rain', 'haze'], device='cpu', lr=1e-3, balance=False)
 
-# The worker every rank runs: a tiny conv net, the same seed on each rank, `train(..., ranks=info.ranks)` with a shared checkpoint path
+# The worker every rank runs: the tiny conv net of `TINYNET`, the same seed on each rank, `train(..., ranks=info.ranks)` with a shared checkpoint path
 # and a per-rank path (only rank 0 may create either), and a per-rank JSON of what it returned (written by every rank
 # on purpose, to a path the test reads).
 WORKER = '''
@@ -18,11 +18,7 @@ from torch import nn
 from forgetting.data import bundled_split
 from forgetting.train import TrainConfig, train
 from forgetting.distributed import process_group, is_main_process
-class TinyNet(nn.Module):
-    def __init__(self):
-        super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
-        self.unused = nn.Conv2d(3, 3, 1)   # gets no gradient, like AdaIR's rate_conv: DDP must allow that
-    def forward(self, x): return x + self.b(torch.relu(self.a(x)))
+from tinynet import TinyNet   # written beside this script
 out, report = sys.argv[1], sys.argv[2]
 cfg = TrainConfig(**json.loads(sys.argv[3]))
 with process_group('cpu') as info:
@@ -36,11 +32,10 @@ with process_group('cpu') as info:
 '''
 
 
-class TinyNet(nn.Module):
-    def __init__(self):
-        super().__init__(); self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 3, 3, padding=1)
-        self.unused = nn.Conv2d(3, 3, 1)   # gets no gradient, like AdaIR's rate_conv: DDP must allow that
-    def forward(self, x): return x + self.b(torch.relu(self.a(x)))
+
+def TinyNet():
+    "The workers' tiny conv net (`TINYNET`), built in this process."
+    ns = {}; exec(TINYNET, ns); return ns['TinyNet']()
 
 
 @pytest.fixture(scope='module')
@@ -48,7 +43,7 @@ def two_process_run(tmp_path_factory):
     root = tmp_path_factory.mktemp('ddp')
     out, report = root / 'out', root / 'report'
     out.mkdir(); report.mkdir()
-    (root / 'worker.py').write_text(WORKER)
+    (root / 'worker.py').write_text(WORKER); (root / 'tinynet.py').write_text(TINYNET)
     r = launch(2, [str(root / 'worker.py'), str(out), str(report), json.dumps(CFG)], timeout=300, capture=True)
     assert r.returncode == 0, r.stderr[-3000:]
     return out, report
