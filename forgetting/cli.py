@@ -23,13 +23,13 @@ from .report import forgetting_report, save_report, report_markdown, report_figu
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device
 
 # %% auto #0
-__all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'TRAIN_DEFAULTS', 'DEMO_MARK', 'bundled_path',
-           'readable', 'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite', 'command',
-           'one_line', 'main', 'build_parser', 'config_args', 'config_options', 'train_args', 'train_options',
-           'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set', 'retain_set', 'run_forget',
-           'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
-           'json_out', 'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder',
-           'demo_outputs', 'cmd_demo']
+__all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'TILE_HELP', 'TRAIN_DEFAULTS', 'DEMO_MARK',
+           'bundled_path', 'readable', 'writable', 'same_file', 'with_card', 'check_outputs', 'concat', 'build_suite',
+           'command', 'one_line', 'main', 'build_parser', 'config_args', 'config_options', 'train_args',
+           'train_options', 'device_of', 'unlearn_overrides', 'layout_of', 'type_photos', 'forget_set', 'retain_set',
+           'run_forget', 'json_dump', 'say', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train',
+           'checkpoint_model', 'json_out', 'cmd_evaluate', 'cmd_attack', 'unlearned_card', 'cmd_unlearn', 'cmd_report',
+           'demo_folder', 'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def build_suite(args) -> PairedDataset:
     "The real benchmark folders given (BSD68, Rain100L, SOTS outdoor), else `--photos` (every task), else the bundled test suite; `--tasks` filters."
     real = [(f, a) for f, a in ((bsd68, args.bsd68), (rain100l, args.rain100l), (sots_outdoor, args.sots)) if a]
     if real and args.photos: raise ValueError("--photos scores every task on your photos; give it without --bsd68/--rain100l/--sots")
-    if real: suite = concat([f(readable(a, f'{f.__name__} folder', folder=True)) for f, a in real])
+    if real: suite = concat([f(readable(a, f'{f.__name__} folder', folder=True), progress=not args.quiet) for f, a in real])
     elif args.photos: suite = make_suite(folder_photos(readable(args.photos, 'photos folder', folder=True)), args.tasks, size=args.size, grid=args.grid, progress=False)
     else: suite = bundled_suite('test', size=args.size, grid=args.grid)
     return suite.subset(args.tasks) if args.tasks else suite
@@ -184,6 +184,16 @@ def _positive(text:str) -> int:
     if n < 1: raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return n
 
+# %% ../nbs/07_cli.ipynb #b4347c53
+TILE_HELP = 'score large images in tiles of this side (multiple of 8; tiles change outputs a little); default: whole images'
+
+def _tile(text:str) -> int:
+    "A tile side: a positive multiple of 8 (for --tile)."
+    try: n = int(text)
+    except ValueError: n = 0
+    if n < 1 or n % 8: raise argparse.ArgumentTypeError(f"expected a positive multiple of 8, got {text!r}")
+    return n
+
 # %% ../nbs/07_cli.ipynb #be8e5411
 def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str=DEFAULT_METHOD):
     g = p.add_argument_group('unlearning')
@@ -234,6 +244,7 @@ def _evaluate_parser(subs):
              'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
     _checkpoint(e); _model(e); _data(e)
     e.add_argument('--out', default=None, help='write the results as JSON here')
+    e.add_argument('--tile', type=_tile, default=None, help=TILE_HELP)
     _common(e)
 
 def _attack_parser(subs):
@@ -275,6 +286,7 @@ def _report_parser(subs):
     _model(r); _data(r)
     r.add_argument('--out', default=None, help='write the report as JSON here (markdown beside it, .md)')
     r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
+    r.add_argument('--tile', type=_tile, default=None, help=TILE_HELP)
     _common(r)
 
 # %% ../nbs/07_cli.ipynb #01a6a60e
@@ -507,7 +519,7 @@ def json_out(args) -> Path|None:
 def cmd_evaluate(args, argv) -> int:
     out = json_out(args)
     loaded, suite = checkpoint_model(args.checkpoint, args.model, device_of(args)), build_suite(args)
-    res = evaluate(loaded.model, suite, progress=not args.quiet)
+    res = evaluate(loaded.model, suite, progress=not args.quiet, tile=args.tile)
     res.meta.update(checkpoint=str(loaded.path), trained_tasks=loaded.tasks)
     if out: res.save(out, overwrite=args.overwrite)
     say(f"{loaded.path} ({len(suite)} images)", '', res.markdown(), *([f"wrote {out}"] if out else []))
@@ -593,7 +605,7 @@ def cmd_report(args, argv) -> int:
     members, nonmembers = membership_sets(ft, layout, args.size, args.grid) if args.mia else (None, None)
     report = forgetting_report(original.model, retrained and retrained.model, unlearned, suite, ft, members, nonmembers,
                                retrain=retrain_cost(retrained.card) if retrained and 'seconds' in retrained.card else None,
-                               relearn_set=forget_set(ft, args, layout) if args.relearn else None, progress=not args.quiet)
+                               relearn_set=forget_set(ft, args, layout) if args.relearn else None, progress=not args.quiet, tile=args.tile)
     if out: save_report(report, out, overwrite=args.overwrite)
     models = {'original': original.model, **unlearned, **({'retrained': retrained.model} if retrained else {})}
     figs = report_figures(report, models, suite, suite.tasks, folder, args.overwrite) if folder else []

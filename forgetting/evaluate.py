@@ -14,6 +14,7 @@ from torch import nn, Tensor
 from skimage.metrics import structural_similarity
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
+from .model import eval_mode, restore
 
 # %% auto #0
 __all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'refuse_existing', 'clean_temporaries', 'folder_lock',
@@ -320,9 +321,9 @@ def _batches(items:Iterable[tuple], batch_size:int) -> Iterator[list[tuple]]:
     if batch: yield batch
 
 # %% ../nbs/03_evaluate.ipynb #0ae72014
-def _restore(model:nn.Module, degraded:Tensor, tasks:list[str], device:torch.device) -> Tensor:
-    "Run the model on one batch; check its output's shape and finiteness; return it on the CPU."
-    out = model(degraded.to(device))
+def _restore(model:nn.Module, degraded:Tensor, tasks:list[str], device:torch.device, tile:int|None=None) -> Tensor:
+    "Run the model on one batch (whole, or in tiles by `restore`); check its output's shape and finiteness; return it on the CPU."
+    out = model(degraded.to(device)) if tile is None else restore(model, degraded, tile=tile, device=device, progress=False)
     if not isinstance(out, Tensor) or out.shape != degraded.shape:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"model output shape {shape} differs from input shape {tuple(degraded.shape)} (task {', '.join(sorted(set(tasks)))})")
@@ -347,23 +348,22 @@ def evaluate(model:nn.Module, # any image-to-image model: (B,3,H,W) -> (B,3,H,W)
              batch_size:int=8, # items per forward pass (consecutive items of equal size)
              progress:bool=True, # show a progress bar
              outputs:list|None=None, # when a list: the model's outputs (CPU, (3,H,W) each, in suite order) are appended to it
+             tile:int|None=None, # restore in tiles of this side (a multiple of 8; `restore`) for large images; None: whole images
             ) -> Results: # per-task psnr, ssim, input_psnr, input_ssim, gain, count (+ 'overall')
     "Score `model` on every item of `suite`: per-image metrics and per-task means."
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if len(suite) == 0: raise ValueError("the suite is empty: nothing to evaluate")
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if tile is not None and (tile <= 0 or tile % 8): raise ValueError(f"tile must be a positive multiple of 8, got {tile}")
     device = torch.device(device) if device is not None else model_device(model)
     items = _items(suite)
     if progress: items = progress_bar(items, total=len(suite), leave=False)
-    was_training, start, rows = model.training, time.perf_counter(), []
-    model.eval()
-    try:
-        with torch.no_grad():
-            for batch in _batches(items, batch_size):
-                out = _restore(model, torch.stack([b[1] for b in batch]).float(), [b[3] for b in batch], device)
-                rows += _image_rows(batch, out)
-                if outputs is not None: outputs += list(out)
-    finally: model.train(was_training)
+    start, rows = time.perf_counter(), []
+    with eval_mode(model):
+        for batch in _batches(items, batch_size):
+            out = _restore(model, torch.stack([b[1] for b in batch]).float(), [b[3] for b in batch], device, tile)
+            rows += _image_rows(batch, out)
+            if outputs is not None: outputs += list(out)
     meta = dict(device=str(device), seconds=round(time.perf_counter() - start, 3))
     return Results.from_images(rows, getattr(suite, 'tasks', None), meta)
 

@@ -4,7 +4,8 @@
 
 # %% ../nbs/01_model.ipynb #bb1d004a
 from __future__ import annotations
-import json, pickle
+import json, pickle, re, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping, Sequence
@@ -20,9 +21,9 @@ __all__ = ['LAYER_NORMS', 'MODELS', 'model_spec', 'WRAPPER_KEYS', 'KEY_PREFIXES'
            'OverlapPatchEmbed', 'Downsample', 'Upsample', 'check_multiple', 'PromptGenBlock', 'RestormerUNet',
            'scaled_width', 'PromptIR', 'frequency_mask', 'split_frequencies', 'CrossAttention', 'SpatialGate',
            'ChannelGate', 'FrequencyRefine', 'FrequencyModule', 'AdaIR', 'reference_init', 'get_model', 'model_config',
-           'build_model', 'read_checkpoint', 'extract_state_dict', 'state_dict_mismatch', 'format_mismatch',
-           'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'model_device', 'pad_to_multiple',
-           'tile_starts', 'blend_ramp', 'restore']
+           'build_model', 'pickle_refusal', 'read_checkpoint', 'extract_state_dict', 'state_dict_mismatch',
+           'format_mismatch', 'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'model_device',
+           'pad_to_multiple', 'tile_starts', 'blend_ramp', 'eval_mode', 'restore']
 
 # %% ../nbs/01_model.ipynb #d4661613
 class WithBiasLayerNorm(nn.Module):
@@ -461,6 +462,18 @@ def build_model(config:Mapping) -> nn.Module:
         raise ValueError(f"A model config is a dict with 'name' and 'overrides', got {config!r}")
     return get_model(config['name'], **dict(config.get('overrides') or {}))
 
+# %% ../nbs/01_model.ipynb #ae8b7b95
+def pickle_refusal(path:Path, # the checkpoint file
+                   message:str, # the text of torch's `UnpicklingError`
+                  ) -> str: # one line in our words (never torch's advice to turn safe loading off)
+    "Why safe loading (`weights_only=True`) refused `path`: the class it needs, or the pickle opcode it uses."
+    found = re.search(r'GLOBAL ([\w.]+)', message)
+    if found: return (f"Refusing to load {path}: it needs arbitrary pickled code ({found[1]}); "
+                      "only tensors and plain containers are loaded (weights_only=True)")
+    op = re.search(r'Unsupported operand \d+', message)
+    return (f"{path} is not a PyTorch checkpoint of tensors and plain containers, the only kind loaded "
+            f"(weights_only=True){f'; {op[0].lower()}' if op else ''}")
+
 # %% ../nbs/01_model.ipynb #e94021e9
 WRAPPER_KEYS = ('state_dict', 'model')        # {'state_dict': sd} (Lightning), {'model': sd} (our trainer)
 KEY_PREFIXES = ('net.', 'module.', 'model.')  # Lightning module attribute, DataParallel, wrappers
@@ -474,13 +487,11 @@ def read_checkpoint(path:str|Path) -> object:
     "`torch.load(path, weights_only=True)` on CPU, with clear errors naming the file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"Checkpoint not found: {path}")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        detail = _first_relevant_line(str(e))
-        if 'global' in detail.lower():
-            raise ValueError(f"Refusing to load {path}: it needs arbitrary pickled code ({detail}); "
-                             "only tensors and plain containers are loaded (weights_only=True)") from None
-        raise ValueError(f"{path} is not a PyTorch checkpoint (or uses pickle features that weights_only=True refuses): {detail}") from None
+    try:
+        with warnings.catch_warnings():   # torch's own warnings (e.g. on the pickle protocol) would print beside our message
+            warnings.simplefilter('ignore')
+            return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e: raise ValueError(pickle_refusal(path, str(e))) from None
     except Exception as e:  # corrupt bytes surface as many exception types (EOFError, RuntimeError, KeyError, IndexError...)
         raise ValueError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: {_first_relevant_line(str(e))})") from None
 
@@ -613,6 +624,18 @@ def blend_ramp(length:int, # tile length along one axis
     if open_end: w = torch.minimum(w, ramp.flip(0))
     return w
 
+# %% ../nbs/01_model.ipynb #da255929
+@contextmanager
+def eval_mode(model:nn.Module, # any module
+             ):
+    "Eval mode and no gradients inside; afterwards every submodule gets its own train/eval mode back."
+    modes = {name: m.training for name, m in model.named_modules()}
+    model.eval()
+    try:
+        with torch.no_grad(): yield model
+    finally:
+        for name, m in model.named_modules(): m.training = modes.get(name, m.training)
+
 # %% ../nbs/01_model.ipynb #a8526a83
 def _run(model, x, batch):
     "Model on a padded batch, `batch` images at a time."
@@ -641,23 +664,20 @@ def restore(model:nn.Module, # any image-to-image module
             image:Tensor, # (3,H,W) or (B,3,H,W) float image(s), any H x W
             tile:int|None=None, # run in tiles of this size (multiple of 8); None: whole image
             overlap:int=32, # minimum overlap between tiles
-            batch:int=8, # images (untiled) or tiles x images (tiled) per forward pass
+            batch:int|None=None, # per forward pass: images (untiled; None: 8), or tiles x images (tiled; None: one tile of each image)
             device:str|torch.device|None=None, # None: the model's device
             multiple:int=8, # the model's size constraint
             progress:bool=True, # progress bar over tile batches (only shown when there are several)
            ) -> Tensor: # same shape as `image`, on the image's device
-    "Run `model` on image(s) of any size: pad to a multiple of 8, optionally tile, crop back; no grad, eval mode."
+    "Run `model` on image(s) of any size: pad to a multiple of 8, optionally tile (tiles change outputs: channel attention and prompts see only their tile), crop back; no grad, eval mode."
     if image.ndim not in (3, 4): raise ValueError(f"restore expects (3,H,W) or (B,3,H,W), got shape {tuple(image.shape)}")
     if not image.is_floating_point(): raise ValueError(f"restore expects a float image in [0,1], got dtype {image.dtype}")
     if tile is not None and (tile <= 0 or tile % multiple): raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
     x = image[None] if image.ndim == 3 else image
     h, w = x.shape[-2:]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            x = pad_to_multiple(x.to(device or model_device(model)), multiple)
-            y = _run(model, x, batch) if tile is None else _run_tiled(model, x, tile, overlap, batch, multiple, progress)
-    finally: model.train(was_training)
+    if min(h, w) < 1: raise ValueError(f"restore needs an image of at least 1x1 pixels, got {h}x{w}")
+    with eval_mode(model):
+        x = pad_to_multiple(x.to(device or model_device(model)), multiple)
+        y = _run(model, x, batch or 8) if tile is None else _run_tiled(model, x, tile, overlap, batch or len(x), multiple, progress)
     y = y[..., :h, :w].to(image.device)
     return y[0] if image.ndim == 3 else y

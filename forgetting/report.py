@@ -170,11 +170,11 @@ def _cost(history:dict, retrain:dict|None) -> dict:
     return dict(seconds=seconds, time_ratio=ratio(seconds, 'seconds'), image_passes=passes, compute=ratio(passes, 'passes'))
 
 # %% ../nbs/06_report.ipynb #33aee198
-def _score_models(models:dict, suite, members, nonmembers, device, progress) -> tuple:
+def _score_models(models:dict, suite, members, nonmembers, device, progress, tile=None) -> tuple:
     "Each model's `evaluate` Results and outputs on the suite, once, and its membership losses: (results, outputs, losses)."
     results, outputs, losses = {}, {}, {}
     for k, (m, _) in models.items():
-        results[k] = evaluate(m, suite, device=device, progress=progress, outputs=outputs.setdefault(k, []))
+        results[k] = evaluate(m, suite, device=device, progress=progress, outputs=outputs.setdefault(k, []), tile=tile)
         if members is not None: losses[k] = dict(members=image_losses(m, members, device), nonmembers=image_losses(m, nonmembers, device))
     return results, outputs, losses
 
@@ -188,6 +188,7 @@ def forgetting_report(original:nn.Module, # the trained model
                       retrain:dict|None=None, # retraining's cost (`retrain_cost`)
                       relearn_set=None, # the forget set: count each model's relearning steps on it (`relearn_steps`; a history's own `relearn_steps` is kept)
                       device=None, progress:bool=True,
+                      tile:int|None=None, # score in tiles of this side (`evaluate`); None: whole images
                      ) -> dict: # JSON-able report (plus 'results': name -> Results for plotting)
     "Evaluate original, retrained and every unlearned model on one forgetting job."
     forget_tasks = list(forget_tasks)
@@ -196,7 +197,7 @@ def forgetting_report(original:nn.Module, # the trained model
     retain_tasks = [t for t in suite.tasks if t not in forget_tasks]
     models = {'original': (original, {}), **({'retrained': (retrained, {'seconds': retrain and retrain['seconds']})} if retrained is not None else {})}
     models.update({k: v if isinstance(v, tuple) else (v, {}) for k, v in unlearned.items()})
-    results, outputs, losses = _score_models(models, suite, members, nonmembers, device, progress)
+    results, outputs, losses = _score_models(models, suite, members, nonmembers, device, progress, tile)
     forget_suite, target_gain = suite.subset(forget_tasks), row_gain(results['original'], forget_tasks)
     rows = {}
     for k, (m, h) in models.items():

@@ -17,6 +17,7 @@ from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
 from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools
 from .evaluate import evaluate, Results, default_device, model_device, atomic_write, atomic_write_all, refuse_existing, json_writer, save_json, load_json
+from .model import read_checkpoint
 from .distributed import shard_config, check_ranks, rank_info, rank_device, ddp_model, mean_over_ranks, broadcast
 
 # %% auto #0
@@ -286,8 +287,7 @@ def load_checkpoint(path:str|Path) -> dict:
     "Load a training checkpoint written by `train` (weights only, onto the CPU); clear errors for other files."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"cannot read checkpoint {path}: {e}") from None
+    state = read_checkpoint(path)   # weights only, with our one-line errors (never torch's advice to load unsafely)
     if not isinstance(state, dict) or state.get('format') != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a training checkpoint of forgetting.train (no format {CHECKPOINT_FORMAT!r})")
     return state

@@ -135,3 +135,103 @@ def test_rerun_finishes_a_release_killed_before_its_card(ckpts, tmp_path):
     ok(forgetting(*unlearn)); card = (tmp_path / 'u.json').read_text(); (tmp_path / 'u.json').unlink()
     assert 'finished an interrupted write' in ok(forgetting(*unlearn)) and (tmp_path / 'u.json').read_text() == card
     user_error(forgetting(*unlearn), 'already exists', '--overwrite')              # a finished one is refused as before
+
+
+# ---- images of any size, tiles and modes
+
+BUNDLED = test_cli.ROOT / 'data' / 'checkpoints' / 'promptir-tiny-original.pt'
+QUIET = ['--quiet', '--device', 'cpu']
+
+
+def _png(path, h, w):
+    from torchvision.io import write_png
+    path.parent.mkdir(parents=True, exist_ok=True); write_png((torch.rand(3, h, w) * 255).byte(), str(path))
+
+
+def test_an_image_smaller_than_the_crop_is_one_line_naming_it(tmp_path):
+    _png(tmp_path / 'bsd' / 'tiny.png', 5, 5)
+    user_error(forgetting('evaluate', '--checkpoint', BUNDLED, '--bsd68', tmp_path / 'bsd', *QUIET), 'tiny.png is 5x5 pixels', 'smaller than the 16x16')
+    _png(tmp_path / 'mine' / 'tiny.png', 5, 5)
+    user_error(forgetting('evaluate', '--checkpoint', BUNDLED, '--photos', tmp_path / 'mine', '--size', '8', *QUIET), "photo 'tiny' of size 5x5")
+
+
+def test_restore_takes_any_size_down_to_one_pixel():
+    from forgetting.model import MODELS, get_model, restore
+    for name in MODELS: assert restore(get_model(name), torch.rand(3, 5, 5)).shape == (3, 5, 5)
+    with pytest.raises(ValueError, match='at least 1x1 pixels, got 0x5'): restore(get_model('promptir-tiny'), torch.rand(3, 0, 5))
+
+
+def test_restore_and_evaluate_put_back_each_submodules_mode():
+    from forgetting.model import restore
+    from forgetting.evaluate import evaluate
+    net = nn.Sequential(nn.Conv2d(3, 3, 1), nn.Dropout(), nn.Conv2d(3, 3, 1)).train()
+    net[1].eval()                                                                 # a submodule frozen in eval mode
+    restore(net, torch.rand(3, 8, 8))
+    assert [m.training for m in net] == [True, False, True] and net.training
+    evaluate(net, [(torch.rand(3, 8, 8), torch.rand(3, 8, 8), 'noise15')], progress=False)
+    assert [m.training for m in net] == [True, False, True] and net.training
+
+
+def test_tiled_restore_holds_one_tile_per_forward_by_default():
+    from forgetting.model import restore
+    sizes, net = [], nn.Conv2d(3, 3, 1)
+    net.register_forward_pre_hook(lambda m, a: sizes.append(tuple(a[0].shape)))
+    restore(net, torch.rand(3, 200, 200), tile=64, progress=False)
+    assert len(sizes) > 1 and set(sizes) == {(1, 3, 64, 64)}
+    sizes.clear(); restore(net, torch.rand(10, 3, 16, 16))                        # whole images: 8 per forward, as before
+    assert [s[0] for s in sizes] == [8, 2]
+
+
+def test_evaluate_in_tiles_is_close_to_whole_images():
+    from forgetting.model import load_model
+    from forgetting.evaluate import evaluate
+    model, g = load_model(BUNDLED).model, torch.Generator().manual_seed(0)
+    clean = torch.nn.functional.interpolate(torch.rand(4, 3, 8, 8, generator=g), size=(64, 64), mode='bicubic').clamp(0, 1)
+    suite = [((c + 25 / 255 * torch.randn(c.shape, generator=g)).clamp(0, 1), c, 'noise25') for c in clean]
+    whole, tiled = evaluate(model, suite, progress=False), evaluate(model, suite, progress=False, tile=48)
+    assert whole.images != tiled.images and abs(whole['overall']['psnr'] - tiled['overall']['psnr']) < 0.5
+    assert evaluate(model, suite, progress=False, tile=None).images == whole.images
+
+
+def test_evaluate_and_report_take_a_checked_tile_option(tmp_path):
+    data = ['--size', '64', '--tasks', 'noise50', *QUIET]
+    ok(forgetting('evaluate', '--checkpoint', BUNDLED, '--out', tmp_path / 'w.json', *data))
+    ok(forgetting('evaluate', '--checkpoint', BUNDLED, '--out', tmp_path / 't.json', '--tile', '48', *data))
+    whole, tiled = (json.loads((tmp_path / f).read_text())['metrics']['overall']['psnr'] for f in ('w.json', 't.json'))
+    assert whole != tiled and abs(whole - tiled) < 0.5
+    report = ['report', '--original', BUNDLED, '--size', '64', '--tasks', 'noise50', 'haze', *QUIET]
+    ok(forgetting(*report, '--out', tmp_path / 'w-report.json')); ok(forgetting(*report, '--tile', '48', '--out', tmp_path / 't-report.json'))
+    whole, tiled = (json.loads((tmp_path / f).read_text())['rows']['original']['images'] for f in ('w-report.json', 't-report.json'))
+    assert whole != tiled and abs(sum(whole) - sum(tiled)) / len(whole) < 1.5        # haze: tiles see less of the haze
+    for cmd in (['evaluate', '--checkpoint', BUNDLED], ['report', '--original', BUNDLED]):
+        user_error(forgetting(*cmd, '--tile', '12', *data), 'expected a positive multiple of 8', status=2)
+
+
+# ---- unsafe pickles and quiet runs
+
+class Code:
+    "A pickle of code: loading it unsafely would run `print`."
+    def __reduce__(self): return (print, ('this would run',))
+
+
+def _torch_advice(stderr):
+    return any(w in stderr for w in ('UserWarning', 'Re-running', 'weights_only set to False', 'weights_only` set to `False'))
+
+
+def test_a_protocol_4_pickle_is_our_one_line_only(tmp_path):
+    import pickle
+    (tmp_path / 'code.pt').write_bytes(pickle.dumps(Code(), protocol=4))
+    r = forgetting('evaluate', '--checkpoint', tmp_path / 'code.pt', *QUIET)
+    user_error(r, 'code.pt is not a PyTorch checkpoint'); assert not _torch_advice(r.stderr), r.stderr
+    r = forgetting('train', '--out', tmp_path / 'x.pt', '--run', tmp_path / 'code.pt', *TINY_TRAIN)   # a malicious run file to resume
+    user_error(r, 'code.pt is not a PyTorch checkpoint'); assert not _torch_advice(r.stderr), r.stderr
+    assert not (tmp_path / 'x.pt').exists()
+
+
+@pytest.mark.parametrize('flag', ['--bsd68', '--rain100l', '--sots'])
+def test_quiet_silences_the_benchmark_loaders(tmp_path, flag):
+    files = {'--bsd68': ['a.png'], '--rain100l': ['rainy/rain-1.png', 'norain-1.png'], '--sots': ['hazy/0001_0.8_0.2.png', 'gt/0001.png']}[flag]
+    for f in files: _png(tmp_path / 'bench' / f, 32, 32)
+    r = forgetting('evaluate', '--checkpoint', BUNDLED, flag, tmp_path / 'bench', *QUIET)
+    out = ok(r)
+    assert '%' not in out + r.stderr and '|---' not in out, out
