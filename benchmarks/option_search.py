@@ -86,7 +86,7 @@ def markdown(rows:list) -> str:
         lines.append(f"| {r['name']} | {r['forget_gap']:.2f} | {r['retain']:+.2f} [{r['retain_ci'][0]:+.2f}, {r['retain_ci'][1]:+.2f}] | "
                      f"{r['per_task']['rain']:+.2f} | {r['per_task']['noise15']:+.2f} | {100 * r['compute']:.1f} | {r['steps']} | {r['stop']} |")
     return ('# Option search on the validation suite\n\nTraining photos of the bundled split, centre crops of 128 px, degradation seed 1; '
-            'seed 0 of each candidate. Never the test photos.\n\n' + '\n'.join(lines) + '\n')
+            'seed 0 unless the name says otherwise. Never the test photos.\n\n' + '\n'.join(lines) + '\n')
 
 
 def main(argv=None):
