@@ -18,9 +18,9 @@ __all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'BUNDLED', 'LAYOUTS', 'SUITE_GRID', '
            'forget_retain', 'load_image', 'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey',
            'split_photos', 'bundled_split', 'check_pools', 'type_pools', 'photo_pools', 'bundled_pools', 'quantise',
            'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth', 'add_haze',
-           'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple',
-           'benchmark_crop', 'grid_crops', 'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders',
-           'bsd68', 'rain100l', 'sots_outdoor', 'rain100l_train', 'reside_ots', 'plot_degradations']
+           'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple', 'grid_crops',
+           'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l', 'sots_outdoor',
+           'rain100l_train', 'reside_ots', 'plot_degradations']
 
 # %% ../nbs/00_data.ipynb #1038c8a8
 TASKS: dict[str,str] = {'noise15':'noise', 'noise25':'noise', 'noise50':'noise', 'rain':'rain', 'haze':'haze'}
@@ -463,7 +463,7 @@ class PairedDataset(Dataset):
         if not -len(self) <= i < len(self): raise IndexError(f"index {i} out of range for {len(self)} pairs")
         get = lambda x: load_image(x) if isinstance(x, Path) else x
         deg, cl = self._checked(i, get(self.degraded[i]), get(self.clean[i]))
-        crop = lambda x, src: crop_to_multiple(x, self.multiple) if isinstance(src, Path) else x
+        crop = lambda x, src: crop_to_multiple(x, self.multiple, src) if isinstance(src, Path) else x
         return crop(deg, self.degraded[i]), crop(cl, self.clean[i]), self.item_tasks[i]
     def subset(self, tasks:list[str]) -> PairedDataset:
         "The pairs whose task is in `tasks`."
@@ -483,22 +483,14 @@ def centre_crop(x:Tensor, # (...,H,W)
 # %% ../nbs/00_data.ipynb #96776741
 def crop_to_multiple(x:Tensor, # (...,H,W)
                      multiple:int, # e.g. 16, PromptIR's test protocol; 1 keeps the image whole
+                     name:str|Path='the image', # named in the message when the image is smaller than `multiple`
                     ) -> Tensor: # (...,H - H % multiple, W - W % multiple)
-    "Centre crop to multiples of `multiple`, as PromptIR's `crop_img`."
-    h, w = x.shape[-2] // multiple * multiple, x.shape[-1] // multiple * multiple
-    return centre_crop(x, h, w)
-
-# %% ../nbs/00_data.ipynb #f12efc23
-def benchmark_crop(x:Tensor, # (C,H,W) benchmark image
-                   multiple:int, # centre crop to multiples of this
-                   path:Path, # its file, named in the message
-                  ) -> Tensor: # (C,H',W'), H' and W' positive multiples of `multiple`
-    "`crop_to_multiple`, refusing (with one line naming the file) an image so small that the crop would leave nothing."
+    "Centre crop to multiples of `multiple`, as PromptIR's `crop_img`; an image the crop would leave empty is refused."
     h, w = x.shape[-2:]
     if min(h, w) < multiple:
-        raise ValueError(f"{path} is {h}x{w} pixels, smaller than the {multiple}x{multiple} the benchmark needs "
+        raise ValueError(f"{name} is {h}x{w} pixels, smaller than the {multiple}x{multiple} the benchmark needs "
                          f"(its images are centre-cropped to multiples of {multiple})")
-    return crop_to_multiple(x, multiple)
+    return centre_crop(x, h // multiple * multiple, w // multiple * multiple)
 
 # %% ../nbs/00_data.ipynb #655faacf
 def grid_crops(x:Tensor, # (...,H,W)
@@ -596,10 +588,10 @@ def _load_pairs(pairs:list[tuple[Path,Path]], # (degraded path, clean path)
     if lazy: return PairedDataset([d for d,_ in pairs], [c for _,c in pairs], [task]*len(pairs), names, multiple)
     sizes, cropped, deg, cl = {}, {}, [], []
     for d, c in _progress(pairs, progress):
-        if c not in cropped: y = load_image(c); sizes[c], cropped[c] = y.shape[-2:], benchmark_crop(y, multiple, c)
+        if c not in cropped: y = load_image(c); sizes[c], cropped[c] = y.shape[-2:], crop_to_multiple(y, multiple, c)
         x = load_image(d)
         if x.shape[-2:] != sizes[c]: raise ValueError(f"size mismatch: {d} is {tuple(x.shape[-2:])} but {c} is {tuple(sizes[c])}")
-        deg.append(benchmark_crop(x, multiple, d)); cl.append(cropped[c])
+        deg.append(crop_to_multiple(x, multiple, d)); cl.append(cropped[c])
     return PairedDataset(deg, cl, [task]*len(pairs), names)
 
 def _find_partner(stem:str, dirs:list[Path], what:Path) -> Path:
@@ -629,7 +621,7 @@ def bsd68(folder:str|Path, # BSD68/CBSD68 folder of clean images
     tasks = _check_tasks([f"noise{s}" for s in sigmas])
     deg, cl, tk, nm = [], [], [], []
     for f in _progress(_image_files(folder, 'BSD68'), progress):
-        x = benchmark_crop(load_image(f), multiple, f)
+        x = crop_to_multiple(load_image(f), multiple, f)
         for t in tasks:
             deg.append(degrade(x, t, _pair_seed(seed, f.stem, t))); cl.append(x); tk.append(t); nm.append(f"{f.stem}/{t}")
     return PairedDataset(deg, cl, tk, nm)
