@@ -109,7 +109,7 @@ OPTIONS = {
     'accurate-proxy': dict(adv_source='proxy-retain', forget_loss='bounded', n_adv=1, adv_eps=0.0, lr=3e-4),
     # pass haze through (the retrained model's behaviour) and distil f0 on proxy-retain inputs (weight 3), Adam; pass-through's
     # optimum is a gain of exactly 0 dB, so the run stops within 0.25 dB of it, checked every 5 steps from step 100 on (chosen on
-    # a validation suite: the check batch reaches 0 dB in 20-30 steps, haze on other images needs more)
+    # a validation suite, `figures/option_search/`: the check batch passes haze through long before other photos do)
     'pass-through-distill': dict(forget_loss='pass-through', adversarial=False, importance=False, distill=3.0, optimizer='adam',
                                  stop_gain=0.25, min_steps=100, eval_every=5),
 }
