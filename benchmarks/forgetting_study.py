@@ -43,6 +43,7 @@ def study_rows():
             ('accurate-fast + distill', 'ours', options_of('accurate-fast', dict(distill=3.0)), (0,)),
             *ablations,
             ('relabel', 'baseline', options_of('relabel'), (0,)),
+            ('task-negation', 'baseline', options_of('task-negation'), SEEDS),
             ('relabel @0.25', 'retain data', retain('relabel', 0.25), SEEDS),
             ('neggrad+ @0.25', 'retain data', retain('neggrad+', 0.25), SEEDS),
             ('accurate-fast + retain descent @0.25', 'retain data', retain('accurate-fast', 0.25, fast4), (0,)),
@@ -51,9 +52,9 @@ def study_rows():
             ('accurate-fast + retain descent @0.50', 'retain data', retain('accurate-fast', 0.5, fast4), (0,))]
 
 
-def runs(only=None):
-    "(row name, recipe, group, options, seed) of every run; `only`: ';'-separated substrings of recipes to keep."
-    keep = lambda r: not only or any(o in r for o in only.split(';'))
+def runs(only=None, exact=False):
+    "(row name, recipe, group, options, seed) of every run; `only`: ';'-separated substrings (`exact`: names) of recipes to keep."
+    keep = lambda r: not only or any((o == r) if exact else (o in r) for o in only.split(';'))
     return [(f'{r} seed {s}' if len(seeds) > 1 else r, r, g, opts + ['--seed', str(s)], s)
             for r, g, opts, seeds in study_rows() if keep(r) for s in seeds]
 
@@ -267,6 +268,7 @@ def main(argv=None):
     p.add_argument('--out', default='figures/study')
     p.add_argument('--cache', default='/tmp/forgetting_study_cache', help='finished rows (model, history, relearning steps); reused')
     p.add_argument('--only', default=None, help="';'-separated substrings of recipe names to run and report")
+    p.add_argument('--exact', action='store_true', help='--only names whole recipe names')
     p.add_argument('--jobs', type=int, default=2, help='rows run at once (one thread each)')
     p.add_argument('--threads', type=int, default=2, help='threads of the report process')
     p.add_argument('--report-only', action='store_true', help='report the cached rows only')
@@ -274,7 +276,7 @@ def main(argv=None):
     p.add_argument('--options', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one: torch.set_num_threads(1); return run_one(args, args.one, json.loads(args.options))
-    todo = runs(args.only)
+    todo = runs(args.only, args.exact)
     if not args.report_only: run_missing(args, todo)
     report(args, [r for r in todo if (Path(args.cache) / f'{slug(r[0])}.json').exists()])
 

@@ -269,7 +269,12 @@ def _unlearn_parser(subs):
     _checkpoint(u); _model(u)
     u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
     u.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
-    _unlearning(u); _common(u)
+    _unlearning(u)
+    g = u.add_argument_group('resuming (forgetting.unlearn.StateFile)')
+    g.add_argument('--state', default=None, help='resumable state file: a rerun of the same command continues from it; removed once --out is written (default: OUT with .state.pt)')
+    g.add_argument('--save-every', type=_positive, default=50, help='steps between saves of the state file')
+    g.add_argument('--stop-at', type=_positive, default=None, help='pause after this step (the state saved); rerun without it to continue')
+    _common(u)
 
 def _report_parser(subs):
     "The `report` subcommand and its options."
@@ -413,7 +418,9 @@ def retain_set(tasks:list, args, layout:str='shared'):
     return PatchDataset(photos, tasks, patch_size=args.patch_size, length=args.forget_size, seed=args.seed + 2)
 
 # %% ../nbs/07_cli.ipynb #430652a1
-def run_forget(loaded:Loaded, args, distributed:bool=False) -> tuple:
+def run_forget(loaded:Loaded, args, distributed:bool=False,
+               resuming:dict|None=None, # `forget`'s state, save_every and stop_at (`forgetting unlearn`'s resuming options)
+              ) -> tuple:
     "Forget `args.forget` in `loaded.model`: (new model, history, forget tasks, retain tasks)."
     ft, rt = forget_retain(args.forget, loaded.tasks)
     kw, layout = unlearn_overrides(args), layout_of(loaded)
@@ -422,7 +429,7 @@ def run_forget(loaded:Loaded, args, distributed:bool=False) -> tuple:
                             seed=args.seed, progress=not args.quiet)
         return new, hist, ft, rt
     new, hist = forget(loaded.model, forget_set(ft, args, layout), retain_set=retain_set(rt, args, layout), trained_tasks=loaded.tasks,
-                       progress=not args.quiet, method=args.method, distributed=distributed, **kw)
+                       progress=not args.quiet, method=args.method, distributed=distributed, **(resuming or {}), **kw)
     return new, hist, ft, rt
 
 # %% ../nbs/07_cli.ipynb #f4b7031c
@@ -550,20 +557,25 @@ def unlearned_card(loaded:Loaded, hist:dict, ft:list, rt:list, command:str) -> d
 def cmd_unlearn(args, argv) -> int:
     out, src = Path(args.out), readable(args.checkpoint, 'checkpoint')
     if out.suffix == '.json': raise ValueError(f"--out {out} must not end in .json (the card goes there)")
-    if finish_interrupted(out, command_line('unlearn', argv)): return 0
-    check_outputs(with_card('--out', out), with_card('checkpoint', src), args.overwrite)
-    if args.method == 'retrain' and args.nproc > 1: raise ValueError("--method retrain is a training run: use `forgetting train --nproc N` on the retained tasks")
+    state = Path(args.state or out.with_suffix('.state.pt'))
+    if finish_interrupted(out, command_line('unlearn', argv)): state.unlink(missing_ok=True); return 0
+    check_outputs({**with_card('--out', out), '--state': state}, with_card('checkpoint', src), args.overwrite, resumable=('--state',))
+    if args.method == 'retrain' and (args.nproc > 1 or args.stop_at):
+        raise ValueError(f"--method retrain is a training run: use `forgetting train {'--nproc N' if args.nproc > 1 else '--stop-at N'}` on the retained tasks")
+    resuming = None if args.method == 'retrain' else dict(state=state, save_every=args.save_every, stop_at=args.stop_at)
     if args.method != 'retrain': check_world_size(UnlearnConfig.for_method(args.method, **unlearn_overrides(args)), args.nproc)
     status = relaunch('unlearn', args, argv)
     if status is not None: return status
     if launched_by_torchrun() and rank_info().world_size > 1:
         with process_group(args.device) as info:
             loaded = checkpoint_model(src, args.model, rank_device(args.device, info.local_rank))
-            new, hist, ft, rt = run_forget(loaded, args, distributed=True)
+            new, hist, ft, rt = run_forget(loaded, args, distributed=True, resuming=resuming)
         if info.rank != 0: return 0
     else:
         loaded = checkpoint_model(src, args.model, device_of(args))
-        new, hist, ft, rt = run_forget(loaded, args)
+        new, hist, ft, rt = run_forget(loaded, args, resuming=resuming)
+    if hist.get('paused'): say(f"paused at step {hist['stop_step']}: the state is in {state}; rerun the same command without --stop-at to continue"); return 0
+    state.unlink(missing_ok=True)       # the job has its answer: nothing left to resume
     if not hist.get('moved', True) and not hist.get('forgot'):
         raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
                          f"nothing written (try a lower --lr than {hist['config']['lr']:g})")

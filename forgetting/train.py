@@ -283,13 +283,16 @@ def save_checkpoint(path:str|Path, state:dict, overwrite:bool=False) -> Path:
     "`torch.save` `state` atomically; refuse to replace an existing file unless `overwrite`."
     return atomic_write(path, lambda p: torch.save(state, p), overwrite)
 
-def load_checkpoint(path:str|Path) -> dict:
-    "Load a training checkpoint written by `train` (weights only, onto the CPU); clear errors for other files."
+def load_checkpoint(path:str|Path, # a state file
+                    fmt:str=CHECKPOINT_FORMAT, # the `format` it must carry (unlearning keeps its state in its own)
+                    kind:str='training checkpoint of forgetting.train', # what it is, for messages
+                   ) -> dict:
+    "Load a training checkpoint written by `train` (or another state file of format `fmt`): weights only, onto the CPU; clear errors for other files."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
     state = read_checkpoint(path)   # weights only, with our one-line errors (never torch's advice to load unsafely)
-    if not isinstance(state, dict) or state.get('format') != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a training checkpoint of forgetting.train (no format {CHECKPOINT_FORMAT!r})")
+    if not isinstance(state, dict) or state.get('format') != fmt:
+        raise ValueError(f"{path} is not a {kind} (no format {fmt!r})")
     return state
 
 def load_model_state(model:nn.Module, state:dict, source:str|Path):

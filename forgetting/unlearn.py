@@ -5,6 +5,7 @@
 # %% ../nbs/05_unlearn.ipynb #4fd0c305
 from __future__ import annotations
 import copy, math, time
+from pathlib import Path
 from dataclasses import dataclass, asdict, replace, fields
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, torch.distributed as dist
 from torch import Tensor
@@ -13,18 +14,19 @@ from fastprogress.fastprogress import progress_bar
 from .data import task_type, degrade
 from .evaluate import psnr, model_device
 from .attack import pgd
-from .train import train, TrainConfig, check_field, check_tasks
+from .train import train, TrainConfig, check_field, check_tasks, cpu_state_dict, save_checkpoint, load_checkpoint
 from .distributed import (job_ranks, rank_share, means_over_ranks, rank0_values, sum_over_ranks_,
                                     average_gradients_, from_rank0_)
 
 # %% auto #0
 __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'RECIPES', 'METHODS', 'DEFAULT_METHOD', 'BATCHES',
-           'UnlearnConfig', 'check_config', 'ablation', 'as_pairs', 'used_batches', 'check_world_size',
+           'STATE_FORMAT', 'UnlearnConfig', 'check_config', 'ablation', 'as_pairs', 'used_batches', 'check_world_size',
            'mas_importance', 'anchoring_weights', 'forget_anchoring', 'scaled_eps', 'adversarial_examples',
            'proxy_retain_inputs', 'forget_term', 'importance_term', 'repel_term', 'unlearn_loss', 'accurate_loss',
-           'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'unlearn_loop',
-           'check_forget_tasks', 'retained_tasks', 'adversarial_starts', 'labelled_sets', 'saliency_mask',
-           'adapted_weights', 'prepare_context', 'check_job', 'forget', 'reinitialise', 'retrain']
+           'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'job_fingerprint',
+           'job_difference', 'StateFile', 'unlearn_loop', 'check_forget_tasks', 'retained_tasks', 'adversarial_starts',
+           'labelled_sets', 'saliency_mask', 'adapted_weights', 'prepare_context', 'task_negation', 'check_job',
+           'forget', 'reinitialise', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -56,6 +58,7 @@ class UnlearnConfig:
     saliency:float=0.0 # baseline (SalUn): >0: only this top fraction of weights by forget-gradient size may move
     adapt_steps:int=0 # baseline (adapt-then-unlearn): descent steps adapting a copy to the forget set
     repel:float=0.0 # baseline (adapt-then-unlearn): weight of the inverse-L2 repulsion from the adapted copy
+    negation:float=0.0 # baseline (task-vector negation, Ilharco et al. 2023): >0: no loop; theta0 - alpha (theta_adapted - theta0), alpha from this scale up (`task_negation`)
     # the stop rule and the guards
     stop_gain:float|None=0.0 # ours: stop once the forget gain (dB) is at or below this (None: run all steps)
     min_steps:int=0 # ours: the stop rule fires from this step on (the check batch's gain falls faster than haze is forgotten on other images)
@@ -86,7 +89,7 @@ UNLEARN_RULES = dict( # field -> `check_field` rule: the allowed values of every
     adv_target=dict(choices=('clean', 'output')), adv_source=dict(choices=('forget', 'proxy-retain', 'retain')),
     importance=dict(kind=bool), importance_mode=dict(choices=('mas', 'contrast')), lam=dict(kind=float, low=0),
     distill=dict(kind=float, low=0), batch_distill=_nat, retain_weight=dict(kind=float, low=0), batch_retain=_nat, saliency=_frac,
-    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
+    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
     eval_size=_nat, explode=_pos, steps=_nat, lr=_pos, optimizer=dict(choices=('sgd', 'adam')), momentum=dict(kind=float, low=0, high=0.999),
     schedule=dict(choices=('constant', 'linear', 'cosine')), patch_size=dict(kind=int, low=8, none=True), max_items=_nat,
     seed=dict(kind=int, low=0), device=dict(kind=str, none=True))
@@ -119,6 +122,8 @@ BASELINES = {
     'finetune': dict(forget_loss='none', adversarial=False, importance=False, retain_weight=1.0, optimizer='adam', stop_gain=None),
     'relabel': dict(forget_loss='pass-through', adversarial=False, importance=False, saliency=0.5, optimizer='adam'),  # SalUn-style
     'adapt-then-unlearn': dict(forget_loss='none', adversarial=False, importance=False, retain_weight=1.0, adapt_steps=50, repel=1e-3, optimizer='adam'),
+    # task-vector negation: fine-tune a copy on the forget set, subtract alpha x its task vector; alpha by the default's stop rule
+    'task-negation': dict(forget_loss='none', adversarial=False, importance=False, adapt_steps=100, negation=1.0, optimizer='adam', stop_gain=0.25),
 }
 ABLATIONS = {   # name -> (recipe, the fields that remove one part)
     'accurate -adv': ('accurate', dict(adversarial=False)),
@@ -465,6 +470,63 @@ def _outcome(hist:dict, cfg:UnlearnConfig, gain:float, last_step:int) -> dict:
     hist.update(final_gain=gain, moved=last_step > 0, forgot=bool(met and (last_step > 0 or cfg.stop_gain is not None)))
     return hist
 
+# %% ../nbs/05_unlearn.ipynb #2baa13ca
+def _checksum(tensors) -> list:
+    "Count, sum and sum of squares (in float64) of some tensors."
+    t = [x.detach().cpu().double() for x in tensors]
+    return [sum(x.numel() for x in t), sum(x.sum().item() for x in t), sum(x.square().sum().item() for x in t)]
+
+def job_fingerprint(model:nn.Module, # the model at the start of the job
+                    cfg:UnlearnConfig, # the job (its `device` may change between sessions)
+                    forget_pairs:tuple, # the forget set's (inputs, targets)
+                   ) -> dict: # what a state file must match to be resumed
+    "What identifies an unlearning job across sessions: its config and checksums of the starting weights and the forget set."
+    return dict(config={k: v for k, v in asdict(cfg).items() if k != 'device'}, forget=_checksum(forget_pairs),
+                start=_checksum(v for v in model.state_dict().values() if v.is_floating_point()))
+
+# %% ../nbs/05_unlearn.ipynb #769b4db3
+def job_difference(saved:dict, job:dict, # `job_fingerprint`s: the one a state file holds and this job's
+                  ) -> str|None: # what differs, in words (None: the same job)
+    "Why a state file is not this job's: the first config field that differs, or the starting weights or the forget set."
+    for k in sorted(set(saved['config']) | set(job['config'])):
+        a, b = saved['config'].get(k), job['config'].get(k)
+        if a != b: return f"{k} {a!r} in the state file vs {b!r} now"
+    for k, what in (('start', 'the starting weights'), ('forget', 'the forget set')):
+        if not np.allclose(saved[k], job[k], rtol=1e-6, atol=1e-9): return f"{what} differ"
+
+# %% ../nbs/05_unlearn.ipynb #924b9fac
+STATE_FORMAT = 'forgetting.unlearn-state/1' # the `format` entry of an unlearning state file
+
+class StateFile:
+    "A resumable unlearning job at `path`: rank 0 saves the loop every `every` steps, when paused and when done; only the same job resumes it."
+    def __init__(self, path:str|Path, # the state file (written when first saved)
+                 job:dict, # this job's `job_fingerprint`
+                 every:int=50, # steps between saves (0: only when paused or done)
+                 rank:int=0): # only rank 0 writes; every rank reads
+        self.path, self.job, self.every, self.rank = Path(path), job, every, rank
+        check_field(self, 'every', int, 0)
+    def load(self) -> dict|None:
+        "The saved state (None when there is none); another job's state is refused, naming what differs."
+        if not self.path.exists(): return None
+        state = load_checkpoint(self.path, STATE_FORMAT, 'unlearning state file of forgetting.unlearn')
+        if why := job_difference(state['job'], self.job):
+            raise ValueError(f"{self.path} is the state of another unlearning job ({why}): remove it to start this one")
+        return state
+    def due(self, step:int) -> bool: return self.every > 0 and step % self.every == 0
+    def save(self, step:int, model:nn.Module, opt, g:torch.Generator, guard, hist:dict, seconds:float, finished:bool=False):
+        "Write the loop's state after `step` (rank 0 only, atomically)."
+        if self.rank: return
+        save_checkpoint(self.path, dict(format=STATE_FORMAT, job=self.job, step=step, finished=finished, seconds=seconds, history=hist,
+                                        model=cpu_state_dict(model), optimizer=opt.state_dict(), generator=g.get_state(),
+                                        good={k: v.cpu() for k, v in guard.good.items()}, good_step=guard.good_step, first=guard.first),
+                        overwrite=True)
+    @staticmethod
+    def restore(state:dict, model:nn.Module, opt, g:torch.Generator, guard) -> tuple: # (step, history, loop seconds so far)
+        "Put a saved loop back: weights, optimiser, sampling generator and the guard's last good state."
+        model.load_state_dict(state['model']); opt.load_state_dict(state['optimizer']); g.set_state(state['generator'])
+        guard.good, guard.good_step, guard.first = state['good'], state['good_step'], state['first']
+        return state['step'], state['history'], state['seconds']
+
 # %% ../nbs/05_unlearn.ipynb #3d5171fa
 def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
                  cfg:UnlearnConfig, # the job
@@ -472,22 +534,30 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
                  ctx:dict|None=None, # optional omega, theta0, theta_adapted, mask (name -> 0/1 gradient mask)
                  progress:bool=True, # show a fastprogress bar (on rank 0)
                  ranks:tuple[int, int]=(0, 1), # (rank, world size): each rank takes its share of every batch; gradients are averaged
+                 state:StateFile|None=None, # continue from it when it holds this job's state; save to it
+                 stop_at:int|None=None, # pause after this step (history `paused`, the state saved); rerun to continue
                 ) -> dict: # history
-    "Run the unlearning steps with the stop rule and the divergence guard; returns the history."
+    "Run the unlearning steps with the stop rule and the divergence guard, resumable from a state file; returns the history."
     ctx, dev = ctx or {}, _device_of(model, cfg.device)
     g, opt = torch.Generator().manual_seed(cfg.seed), _make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     rule, guard = StopRule(cfg.stop_gain, cfg.min_steps), DivergenceGuard(model, cfg.output_range, cfg.explode)
     xe, ye = (t[:cfg.eval_size] for t in sets['forget'])
     measure = lambda: rank0_values(forget_gain(model, xe, ye), ranks, dev)
     model.eval()
-    gain, t0 = measure()[0], time.perf_counter()
-    hist = dict(steps=[], evals=[dict(step=0, forget_gain=gain)], stop_reason='step limit', stop_step=cfg.steps)
+    saved = state.load() if state is not None else None
+    if saved is not None: start, hist, before = StateFile.restore(saved, model, opt, g, guard); hist['seconds_before'] = before
+    else: start, before, hist = 0, 0.0, dict(steps=[], evals=[dict(step=0, forget_gain=measure()[0])], stop_reason='step limit', stop_step=cfg.steps)
+    if saved is not None and saved['finished']: return hist
+    t0 = time.perf_counter() - before
+    def save(step, finished=False):
+        if state is not None: state.save(step, model, opt, g, guard, hist, time.perf_counter() - t0, finished)
     def stop(reason, step, restore=False):
         if restore: hist['restored_step'] = guard.restore()
         hist.update(stop_reason=reason, stop_step=step)
-    if rule.met(gain): stop(rule.reason(gain) + ' before any step', 0); return _outcome(hist, cfg, gain, 0)
-    show = progress and ranks[0] == 0
-    pb = progress_bar(range(1, cfg.steps + 1), leave=False) if show else range(1, cfg.steps + 1)
+    if start == 0 and rule.met(gain := hist['evals'][0]['forget_gain']):
+        stop(rule.reason(gain) + ' before any step', 0); return _outcome(hist, cfg, gain, 0)
+    show, steps = progress and ranks[0] == 0, range(start + 1, cfg.steps + 1)
+    pb = progress_bar(steps, leave=False) if show else steps
     for step in pb:
         for grp in opt.param_groups: grp['lr'] = cfg.lr * _lr_factor(cfg, step - 1)
         loss, parts, out_mean = unlearn_loss(model, cfg, draw_batch(sets, cfg, g, ranks, dev), ctx)
@@ -495,14 +565,18 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
         if problem := guard.step_problem(parts['loss'], out_mean, step): stop(problem, step, True); break
         update_step(model, opt, loss, ranks, ctx.get('mask'))
         hist['steps'].append(dict(step=step, lr=opt.param_groups[0]['lr'], seconds=time.perf_counter() - t0, **parts))
-        if step % cfg.eval_every and step != cfg.steps: continue
-        gain, mean = measure()
-        hist['evals'].append(dict(step=step, forget_gain=gain, seconds=time.perf_counter() - t0))
-        if show: pb.comment = f"loss {parts['loss']:.4f} forget gain {gain:.2f} dB"
-        if problem := guard.check_problem(mean, step): stop(problem, step, True); break
-        guard.keep(step)
-        if rule.met(gain, step): stop(rule.reason(gain), step); break
-    return _outcome(hist, cfg, measure()[0], hist.get('restored_step', len(hist['steps'])))
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            gain, mean = measure()
+            hist['evals'].append(dict(step=step, forget_gain=gain, seconds=time.perf_counter() - t0))
+            if show: pb.comment = f"loss {parts['loss']:.4f} forget gain {gain:.2f} dB"
+            if problem := guard.check_problem(mean, step): stop(problem, step, True); break
+            guard.keep(step)
+            if rule.met(gain, step): stop(rule.reason(gain), step); break
+        if step == stop_at: save(step); hist.update(stop_reason=f'paused at step {step}', stop_step=step, paused=True); return hist
+        if state is not None and state.due(step): save(step)
+    hist = _outcome(hist, cfg, measure()[0], hist.get('restored_step', len(hist['steps'])))
+    save(hist['stop_step'], True)
+    return hist
 
 # %% ../nbs/05_unlearn.ipynb #0d74b217
 def check_forget_tasks(forget_tasks:list, # the task of every forget item (None: not known)
@@ -593,6 +667,41 @@ def prepare_context(model:nn.Module, f0:nn.Module, cfg:UnlearnConfig, # the copy
     if cfg.adapt_steps > 0: ctx['theta_adapted'] = adapted_weights(model, cfg, xf, yf, ranks)
     return ctx
 
+# %% ../nbs/05_unlearn.ipynb #9a7a3714
+def task_negation(model:nn.Module, # the copy being unlearned (its weights are theta0; modified in place)
+                  cfg:UnlearnConfig, # `negation` (the first scale) and the stop rule
+                  sets:dict, # 'forget' gives the check batch
+                  theta_adapted:dict, # name -> the adapted copy's parameters (`adapted_weights`)
+                  ranks:tuple[int, int]=(0, 1),
+                  doublings:int=12, # scales tried: negation x 2^0 .. 2^doublings
+                  bisections:int=4, # then halve the interval between the last scale that missed and the first that met
+                 ) -> dict: # history: every scale tried is an `evals` entry (with `scale`); no `steps`
+    "Task-vector negation: theta0 - alpha (theta_adapted - theta0), alpha the smallest scale tried whose forget gain meets the stop rule."
+    theta0, guard = {k: p.detach().clone() for k, p in model.named_parameters()}, DivergenceGuard(model, cfg.output_range, cfg.explode)
+    xe, ye = (t[:cfg.eval_size] for t in sets['forget'])
+    @torch.no_grad()
+    def at(scale): # the forget gain at this scale, or None when the outputs leave the image range
+        for k, q in model.named_parameters(): q.copy_(theta0[k] - scale * (theta_adapted[k] - theta0[k]))
+        gain, mean = rank0_values(forget_gain(model, xe, ye), ranks, _device_of(model, cfg.device))
+        hist['evals'].append(dict(step=len(hist['evals']), scale=scale, forget_gain=gain))
+        return None if guard.check_problem(mean, 0) else gain
+    hist = dict(steps=[], evals=[], stop_reason=f'no scale up to {cfg.negation * 2 ** doublings:g} met the stop rule', stop_step=0)
+    lo, hi = 0.0, None
+    for scale in (cfg.negation * 2 ** i for i in range(doublings + 1)):
+        gain = at(scale)
+        if gain is None: break
+        if gain <= cfg.stop_gain: hi = scale; break
+        lo = scale
+    for _ in range(bisections if hi is not None else 0):
+        mid = (lo + hi) / 2; gain = at(mid)
+        if gain is not None and gain <= cfg.stop_gain: hi = mid
+        else: lo = mid
+    final = hi if hi is not None else lo
+    gain = at(final) if final else at(0.0)
+    if hi is not None: hist.update(stop_reason=f'scale {final:.4g}: ' + StopRule(cfg.stop_gain).reason(gain), stop_step=len(hist['evals']) - 1)
+    hist.update(scale=final)
+    return _outcome(hist, cfg, gain, len(hist['evals']) if final else 0)
+
 # %% ../nbs/05_unlearn.ipynb #dcf482e7
 def _needs_retain(cfg:UnlearnConfig) -> bool: return cfg.retain_weight > 0 or cfg.adv_source == 'retain' or cfg.repel > 0
 
@@ -607,6 +716,7 @@ def check_job(model:nn.Module, cfg:UnlearnConfig, # the model to unlearn and the
     if distributed and cfg.device is not None and torch.device(cfg.device) != model_device(model):
         raise ValueError(f"with distributed=True the model must already be on its rank's device; device={cfg.device!r} would move it")
     if _needs_retain(cfg) and retain_set is None: raise ValueError("these options need retain data: pass retain_set=...")
+    if cfg.negation and (cfg.adapt_steps < 1 or cfg.stop_gain is None): raise ValueError("negation needs adapt_steps >= 1 (the task vector) and a stop_gain (to choose its scale)")
 
 def _make_config(config:UnlearnConfig|None, method:str|None, overrides:dict) -> tuple:
     "(config, recipe name): the recipe `method` (default `DEFAULT_METHOD`) with `overrides`, or `config` with them ('custom')."
@@ -626,18 +736,25 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
            progress:bool=True, # show a progress bar
            distributed:bool=False, # one rank of a torchrun job (in `forgetting.distributed.process_group`): split the work over the ranks
            method:str|None=None, # a recipe of `RECIPES` (default `DEFAULT_METHOD`); not with `config`
+           state:str|Path|None=None, # keep a resumable state file here (`StateFile`): a rerun of the same job continues from it
+           save_every:int=50, # steps between saves of `state`
+           stop_at:int|None=None, # pause after this step (needs `state`; the history says `paused`): rerun to continue
            **overrides, # `UnlearnConfig` fields
           ) -> tuple: # (new model, history dict)
     "Make a copy of `model` forget `forget_set`."
     (cfg, name), ranks = _make_config(config, method, overrides), job_ranks(distributed)
     check_job(model, cfg, retain_set, ranks, distributed)
+    if stop_at is not None and (state is None or not isinstance(stop_at, int) or isinstance(stop_at, bool) or stop_at < 1):
+        raise ValueError(f"stop_at must be an integer >= 1 with a state file to resume from, got stop_at={stop_at!r}, state={state!r}")
     t0, dev = time.perf_counter(), _device_of(model, cfg.device)
     new = copy.deepcopy(model).to(dev)
     from_rank0_([t for t in new.state_dict().values() if t.is_floating_point()], ranks)   # every rank starts from rank 0's weights
     f0 = copy.deepcopy(new).eval().requires_grad_(False)
     sets, forget_tasks, keep = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, ranks)
-    hist = unlearn_loop(new, cfg, sets, prepare_context(new, f0, cfg, sets['forget'], keep, ranks), progress, ranks)
-    hist.update(method=name, config=asdict(cfg), forget_tasks=forget_tasks, seconds=time.perf_counter() - t0,
+    saver = None if state is None else StateFile(state, job_fingerprint(f0, cfg, sets['forget']), save_every, ranks[0])
+    ctx = prepare_context(new, f0, cfg, sets['forget'], keep, ranks)
+    hist = task_negation(new, cfg, sets, ctx['theta_adapted'], ranks) if cfg.negation else unlearn_loop(new, cfg, sets, ctx, progress, ranks, saver, stop_at)
+    hist.update(method=name, config=asdict(cfg), forget_tasks=forget_tasks, seconds=time.perf_counter() - t0 + hist.get('seconds_before', 0.0),
                 **{f'n_{k}': len(v[0]) for k, v in sets.items()})
     new.train(model.training)
     return new, hist

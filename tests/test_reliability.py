@@ -1,5 +1,5 @@
 "Faults and bad input: no lost files, no false success, finishing after a kill, one clear line for every bad option."
-import json, os, subprocess
+import json, os, subprocess, time
 from pathlib import Path
 import pytest, torch
 from torch import nn
@@ -136,6 +136,59 @@ def test_rerun_finishes_a_release_killed_before_its_card(ckpts, tmp_path):
     assert 'finished an interrupted write' in ok(forgetting(*unlearn)) and (tmp_path / 'u.json').read_text() == card
     user_error(forgetting(*unlearn), 'already exists', '--overwrite')              # a finished one is refused as before
 
+
+
+def _killed_once(argv:list, marker:Path):
+    "Run the command and kill -9 it as soon as `marker` (its first periodic state file) appears."
+    from test_cli import CMD
+    r = subprocess.Popen([*CMD, *map(str, argv)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'})
+    t0 = time.time()
+    while not marker.exists() and r.poll() is None and time.time() - t0 < 300: time.sleep(0.05)
+    r.kill(); r.wait()
+    assert marker.exists() and r.returncode == -9, r.returncode                # killed mid-run, after a periodic save
+
+
+RESUMABLE = {'train': (['--steps', '60', '--batch-size', '2', '--patch-size', '16', '--suite-size', '32', '--val-every', '0',
+                        '--save-every', '5', '--quiet', '--device', 'cpu'], '.run.pt', {'.run.pt'}),
+             'unlearn': (['--steps', '60', '--forget-size', '4', '--patch-size', '16', '--set', 'eval_every=5', '--set', 'stop_gain=null',
+                          '--save-every', '5', '--quiet', '--device', 'cpu'], '.state.pt', set())}
+
+@pytest.mark.parametrize('cmd', list(RESUMABLE))
+def test_a_killed_run_rerun_ends_with_the_uninterrupted_weights(ckpts, tmp_path, cmd):
+    opts, state, kept = RESUMABLE[cmd]
+    argv = lambda out: [cmd, *(['--checkpoint', ckpts / 'orig.pt'] if cmd == 'unlearn' else []), '--out', out, *opts]
+    (tmp_path / 'whole').mkdir(); (tmp_path / 'killed').mkdir()
+    ok(forgetting(*argv(tmp_path / 'whole' / 'm.pt')))
+    _killed_once(argv(tmp_path / 'killed' / 'm.pt'), tmp_path / 'killed' / f'm{state}')
+    assert not (tmp_path / 'killed' / 'm.pt').exists()
+    ok(forgetting(*argv(tmp_path / 'killed' / 'm.pt')))                            # the same command, after the kill
+    whole, resumed = (torch.load(tmp_path / d / 'm.pt', weights_only=True)['state_dict'] for d in ('whole', 'killed'))
+    assert max((v - resumed[k]).abs().max().item() for k, v in whole.items()) == 0
+    assert sorted(p.name for p in (tmp_path / 'killed').iterdir()) == sorted({'m.pt', 'm.json'} | {f'm{s}' for s in kept})   # no stray files
+
+
+def test_unlearn_pauses_and_refuses_another_jobs_state(ckpts, tmp_path):
+    opts, _, _ = RESUMABLE['unlearn']
+    unlearn = ['unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', *opts]
+    assert 'paused at step 7' in ok(forgetting(*unlearn, '--stop-at', '7'))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['u.state.pt']
+    user_error(forgetting(*unlearn, '--lr', '0.5'), 'u.state.pt is the state of another unlearning job (lr', 'remove it')
+    user_error(forgetting(*unlearn, '--method', 'retrain', '--stop-at', '3'), '--method retrain is a training run')
+    user_error(forgetting(*unlearn, '--state', ckpts / 'orig.pt'), 'would replace the input checkpoint')
+    ok(forgetting(*unlearn)); card = json.loads((tmp_path / 'u.json').read_text())
+    assert card['unlearning']['stop_step'] == 60 and '--stop-at' not in card['command'] and not (tmp_path / 'u.state.pt').exists()
+
+
+def test_a_paused_two_process_unlearning_resumes_to_its_weights(ckpts, tmp_path):
+    "Rank 0 writes the state file, every rank reads it back: the resumed job ends with the uninterrupted job's weights."
+    fast = ['--checkpoint', ckpts / 'orig.pt', *FAST_UNLEARN, '--set', 'stop_gain=null', '--nproc', '2']
+    ok(forgetting('unlearn', '--out', tmp_path / 'whole.pt', *fast))
+    assert 'paused at step 1' in ok(forgetting('unlearn', '--out', tmp_path / 'r.pt', *fast, '--stop-at', '1'))
+    ok(forgetting('unlearn', '--out', tmp_path / 'r.pt', *fast))
+    whole, resumed = (torch.load(tmp_path / f, weights_only=True)['state_dict'] for f in ('whole.pt', 'r.pt'))
+    assert all(torch.equal(v, resumed[k]) for k, v in whole.items())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['r.json', 'r.pt', 'whole.json', 'whole.pt']
 
 # ---- images of any size, tiles and modes
 
