@@ -575,7 +575,7 @@ def cmd_unlearn(args, argv) -> int:
         loaded = checkpoint_model(src, args.model, device_of(args))
         new, hist, ft, rt = run_forget(loaded, args, resuming=resuming)
     if hist.get('paused'): say(f"paused at step {hist['stop_step']}: the state is in {state}; rerun the same command without --stop-at to continue"); return 0
-    state.unlink(missing_ok=True)       # the job has its answer: nothing left to resume
+    state.unlink(missing_ok=True)       # the job has its answer: a kill from here on reruns the job or finishes its card
     if not hist.get('moved', True) and not hist.get('forgot'):
         raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
                          f"nothing written (try a lower --lr than {hist['config']['lr']:g})")

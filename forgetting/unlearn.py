@@ -545,9 +545,10 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     measure = lambda: rank0_values(forget_gain(model, xe, ye), ranks, dev)
     model.eval()
     saved = state.load() if state is not None else None
-    if saved is not None: start, hist, before = StateFile.restore(saved, model, opt, g, guard); hist['seconds_before'] = before
-    else: start, before, hist = 0, 0.0, dict(steps=[], evals=[dict(step=0, forget_gain=measure()[0])], stop_reason='step limit', stop_step=cfg.steps)
-    if saved is not None and saved['finished']: return hist
+    if saved is None: start, before, hist = 0, 0.0, dict(steps=[], evals=[dict(step=0, forget_gain=measure()[0])], stop_reason='step limit', stop_step=cfg.steps)
+    else:
+        start, hist, before = StateFile.restore(saved, model, opt, g, guard); hist['seconds_before'] = before
+        if saved['finished']: return hist
     t0 = time.perf_counter() - before
     def save(step, finished=False):
         if state is not None: state.save(step, model, opt, g, guard, hist, time.perf_counter() - t0, finished)
@@ -697,7 +698,7 @@ def task_negation(model:nn.Module, # the copy being unlearned (its weights are t
         if gain is not None and gain <= cfg.stop_gain: hi = mid
         else: lo = mid
     final = hi if hi is not None else lo
-    gain = at(final) if final else at(0.0)
+    gain = at(final)                       # the chosen weights back in place (bisection moved them)
     if hi is not None: hist.update(stop_reason=f'scale {final:.4g}: ' + StopRule(cfg.stop_gain).reason(gain), stop_step=len(hist['evals']) - 1)
     hist.update(scale=final)
     return _outcome(hist, cfg, gain, len(hist['evals']) if final else 0)
