@@ -2,8 +2,8 @@
 import json, math
 import pytest, torch
 import torch.nn as nn
-from forgetting.attack import (pgd, fgsm, sample_norm, output_distance, robustness, Robustness, plot_robustness,
-                               plot_attack_example, robustness_change, adversarial_finetune, frozen)
+from forgetting.attack import (pgd, fgsm, square, cw_l2, minimal_norms, sample_norm, output_distance, robustness, Robustness,
+                               plot_robustness, plot_attack_example, robustness_change, adversarial_finetune, frozen)
 from forgetting.evaluate import psnr
 
 
@@ -16,13 +16,7 @@ class SmallNet(nn.Module):
     def forward(self, x): return x + self.body(x)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Tiny models: one thread is as fast and does not fight other processes over a shared CPU."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')   # tests/conftest.py
 
 @pytest.fixture
 def net():
@@ -60,6 +54,26 @@ def test_bad_images(net, images):
     with pytest.raises(ValueError, match='random_start=True'): fgsm(net, x, 0.1)
 
 
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(eps=-0.1), 'eps must be >= 0'), (dict(queries=0), 'queries must be >= 1'), (dict(p_init=0.), 'p_init'),
+    (dict(loss='huber'), "loss='huber'"),
+])
+def test_square_bad_arguments(net, images, kwargs, message):
+    x, ref = images
+    with pytest.raises(ValueError, match=message): square(net, x, **(dict(eps=4 / 255, reference=ref) | kwargs))
+    with pytest.raises(ValueError, match='not both'): square(net, x, 0.1, reference=ref, target=ref)
+    with pytest.raises(ValueError, match=r'\[0,1\]'): square(net, x * 2, 0.1, reference=ref)
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(drop=0.), 'drop must be > 0'), (dict(drop=-1.), 'drop must be > 0'), (dict(c=0.), 'c must be > 0'),
+    (dict(steps=0), 'steps and search_steps'), (dict(search_steps=0), 'steps and search_steps'),
+    (dict(max_norm=0.), 'max_norm must be > 0'), (dict(reference=None), 'needs a reference'),
+])
+def test_cw_bad_arguments(net, images, kwargs, message):
+    x, ref = images
+    with pytest.raises(ValueError, match=message): cw_l2(net, x, **(dict(reference=ref) | kwargs))
+
+
 # ---- budget, range, shapes ----------------------------------------------------------------------------------
 @pytest.mark.parametrize('norm, eps', [('linf', 8 / 255), ('l2', 0.3)])
 @pytest.mark.parametrize('loss', ['l1', 'mse'])
@@ -72,6 +86,33 @@ def test_budget_and_range(net, images, norm, eps, loss, targeted):
     assert adv.shape == x.shape and adv.dtype == x.dtype
     assert (sample_norm(adv - x, norm) <= eps * (1 + 1e-5)).all()
     assert adv.min() >= 0 and adv.max() <= 1
+
+@pytest.mark.parametrize('attack', ['square', 'cw'])
+def test_new_attacks_keep_range_budget_and_model(net, images, attack):
+    "Square and C&W: pixels in [0,1] (saturated images too), Square within its budget, C&W within max_norm; model untouched."
+    x, ref = images
+    x = x.clone(); x[0] = 0.; x[1] = 1.
+    net.train()
+    for p in net.parameters(): p.grad = torch.full_like(p, 0.5)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    if attack == 'square':
+        adv = square(net, x, 8 / 255, queries=20, reference=ref)
+        assert (sample_norm(adv - x, 'linf') <= 8 / 255 + 1e-6).all()
+    else:
+        adv, ok = cw_l2(net, x, ref, drop=1., steps=5, search_steps=2, max_norm=0.5)
+        assert ok.dtype == torch.bool and ok.shape == (3,) and (sample_norm(adv - x, 'l2') <= 0.5 + 1e-5).all()
+    assert adv.shape == x.shape and adv.min() >= 0 and adv.max() <= 1
+    assert net.training and all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
+    assert all(torch.equal(p.grad, torch.full_like(p, 0.5)) and p.requires_grad for p in net.parameters())
+
+def test_minimal_norms_counts_failures(net, images):
+    "An impossible drop within a tiny budget is no success, an infinite norm, and an infinite median; saved JSON keeps it."
+    x, ref = images
+    adv, ok = cw_l2(net, x, ref, drop=40., steps=3, search_steps=2, max_norm=1e-3)
+    assert not ok.any() and torch.equal(adv, x)
+    table = minimal_norms(net, _suite(images), drop=40., steps=2, search_steps=1, progress=False)
+    assert all(math.isinf(r['norm']) for r in table['images']) and table['table']['rain']['success'] == 0
+    assert math.isinf(table['table']['rain']['median_norm'])
 
 def test_single_image_and_step_size_zero(net, images):
     x, ref = images
@@ -221,12 +262,15 @@ def test_robustness_table_roundtrip_and_files(net, images, tmp_path):
     assert (tmp_path / 'ex.png').stat().st_size > 1000
 
 def test_robustness_change_checks_budgets(net, images):
-    suite = _suite(images)
+    one_rain = robustness(net, _suite(images), budgets=(2 / 255,), steps=1, progress=False)
+    with pytest.raises(ValueError, match='rain has 1 image'): robustness_change(one_rain, one_rain)   # no interval from one image
+    x, clean = images
+    suite = [(x[i % 3], clean[i % 3], 'noise25' if i < 2 else 'rain') for i in range(4)]
     a = robustness(net, suite, budgets=(2 / 255,), steps=1, progress=False)
     b = robustness(net, suite, budgets=(4 / 255,), steps=1, progress=False)
     with pytest.raises(ValueError, match='different budgets'): robustness_change(a, b)
     same = robustness_change(a, a)
-    assert same['rain']['clean_psnr_lost'] == 0 and same['rain']['attacked_psnr_gained'] == {'2/255': 0}
+    assert list(same) == ['clean', '2/255'] and same['2/255']['mean'] == 0 and same['2/255']['tasks']['rain']['mean'] == 0
 
 
 # ---- adversarial fine-tuning ---------------------------------------------------------------------------------------
@@ -241,3 +285,15 @@ def test_adversarial_finetune_arguments_and_copy(net):
     assert tuned is not net and history['step'] == [0, 1] and history['adv_fraction'] == 0.5
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in state.items())
     assert not all(torch.equal(v, tuned.state_dict()[k]) for k, v in state.items())
+
+def test_adversarial_finetune_budget_mix(net):
+    "A tuple of budgets: each adversarial patch draws one (seeded: two runs agree, the global seed fixing the net's dropout); budgets outside (0, 1] are refused."
+    from forgetting.data import bundled_split
+    photos = bundled_split()[0][:2]
+    for bad in (0., (2 / 255, 2.), ()):
+        with pytest.raises(ValueError, match='eps must be a budget'): adversarial_finetune(net, photos, eps=bad, steps=1)
+    run = lambda: torch.manual_seed(0) and adversarial_finetune(net, photos, ['noise25', 'rain'], steps=2, eps=(2 / 255, 8 / 255), attack_steps=1,
+                                       batch_size=4, patch_size=16, lr=1e-3, adv_fraction=1., progress=False)
+    (a, ha), (b, hb) = run(), run()
+    assert ha['eps'] == [2 / 255, 8 / 255] and ha['loss'] == hb['loss']
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
