@@ -32,8 +32,7 @@ BASE = dict(steps=300, eps=4/255, attack_steps=5, adv_fraction=0.5, batch_size=8
 RECIPES = {
     'published-old': ("the recipe behind the old figure: lr 2e-4, PGD-5 at 4/255 on half of each batch", BASE),
     'clean-control': ("the same fine-tuning with no adversarial examples: what the fine-tuning alone costs", {**BASE, 'adv_fraction': 0.}),
-    'low-lr': ("the published recipe at the library's default lr 2e-5 (the original ended at lr 1e-6)", {**BASE, 'lr': 2e-5}),
-    'low-lr-budgets': ("low-lr with each adversarial patch's budget drawn from the evaluation's 2, 4, 8 /255",
+    'low-lr-budgets': ("the library's default lr 2e-5 (the original ended at lr 1e-6), each adversarial patch's budget drawn from the evaluation's 2, 4, 8 /255",
                        {**BASE, 'lr': 2e-5, 'eps': (2/255, 4/255, 8/255)}),
 }
 
@@ -266,9 +265,9 @@ def plot_summary(original, rows, purified, path):
     ax.set(xlabel='PGD-20 budget (/255)', ylabel='PSNR (dB, mean over tasks)', title='adversarial fine-tuning (80 images)'); ax.legend(fontsize=7); ax.grid(alpha=0.3)
     if purified:
         ax = axes[0, 1]
-        for r in purified:
+        for r in [r for r in purified if r['defence'] != 'none' or r['t_star'] == purified[0]['t_star']]:
             ax.plot(budgets, [r['psnr'][b] for b in cols], 'k-o' if r['defence'] == 'none' else '-o', ms=3,
-                    label=f"{r['model']}: {'no defence' if r['defence'] == 'none' else 'purified, ' + r['defence'] + ' PGD'} (t*={r['t_star']:g})")
+                    label=f"{r['model']}: " + ('no defence' if r['defence'] == 'none' else f"purified at t*={r['t_star']:g}, {r['defence']} PGD"))
         ax.set(xlabel='PGD-20 budget (/255)', title='diffusion purification (20 images)'); ax.legend(fontsize=7); ax.grid(alpha=0.3)
     fig.tight_layout(); fig.savefig(path, dpi=130); plt.close(fig)
 
@@ -276,11 +275,12 @@ def plot_summary(original, rows, purified, path):
 def extra_rows(names, cache):
     "For every name with cached Square and C&W results: its numbers and the paired change against the original's."
     from forgetting.attack import robustness_change, minimal_norm_change
-    if not (cache / 'original.square.json').exists(): return []
+    if not all((cache / f'original.{k}.json').exists() for k in ('square', 'cw')): return []
     sq0, cw0 = run_extra('original', cache, None)
     rows = []
     for n in ['original', *names]:
-        if n != 'original' and not (cache / f'{n}.square.json').exists() or rows and n == 'original': continue
+        done = all((cache / f'{n}.{k}.json').exists() for k in ('square', 'cw'))
+        if not done or rows and n == 'original': continue
         sq, cw = run_extra(n, cache, None)
         rows.append(dict(name=n, square_psnr=sq['overall']['8/255']['psnr'], square_change=robustness_change(sq0, sq)['8/255'],
                          cw_median_norm=cw['table']['overall']['median_norm'], cw_success=cw['table']['overall']['success'],
