@@ -144,12 +144,13 @@ def run_purified(name, cache, seed, purifier_path, t_star):
     from forgetting.attack import robustness, Robustness
     from forgetting.data import bundled_suite
     from forgetting.purify import Purified, load_purifier
-    suite, model, out = bundled_suite('test', size=64, grid=1), None, {}
+    suite, model, purifier, out = bundled_suite('test', size=64, grid=1), None, None, {}
     for kind in ['none', *DEFENCES]:
         path = cache / f'{name}.purify-{kind}-{t_star:g}.json' if kind != 'none' else cache / f'{name}.small.json'
         if not path.exists():
             model = load_named(name, cache) if model is None else model
-            defended = model if kind == 'none' else Purified(model, load_purifier(purifier_path), t_star, PURIFY['steps'], seed, bpda=kind == 'bpda')
+            if kind != 'none' and purifier is None: purifier = load_purifier(purifier_path)
+            defended = model if kind == 'none' else Purified(model, purifier, t_star, PURIFY['steps'], seed, bpda=kind == 'bpda')
             start = time.perf_counter()
             table = robustness(defended, suite, seed=seed, progress=False, surrogate=model if kind == 'transfer' else None, **ATTACK)
             table.meta['wall_seconds'] = round(time.perf_counter() - start, 1)

@@ -621,10 +621,11 @@ def cmd_attack(args, argv) -> int:
 def cmd_purifier(args, argv) -> int:
     outs = check_outputs(with_card('--out', args.out), {'--photos': args.photos}, args.overwrite)
     photos = folder_photos(readable(args.photos, '--photos', folder=True)) if args.photos else bundled_split()[0]
+    device = device_of(args)
     purifier, history = train_purifier(photos, args.steps, args.batch_size, args.patch_size, args.lr, dim=args.dim, seed=args.seed,
-                                       device=device_of(args), progress=not args.quiet)
+                                       device=device, progress=not args.quiet)
     tail = max(1, len(history['loss']) // 10)
-    card = dict(kind='purifier', spec=purifier.spec(), **history['settings'], seconds=history['seconds'], device=str(device_of(args)),
+    card = dict(kind='purifier', spec=purifier.spec(), **history['settings'], seconds=history['seconds'], device=str(device),
                 loss_first=sum(history['loss'][:tail]) / tail, loss_last=sum(history['loss'][-tail:]) / tail,
                 command=command_line('purifier', argv))
     save_purifier(outs['--out'], purifier, card, args.overwrite)
