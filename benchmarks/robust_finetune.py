@@ -1,17 +1,21 @@
 """Adversarial fine-tuning and diffusion purification of the study pair's original: what each defence buys and costs.
 
     python benchmarks/robust_finetune.py --cache CACHE --models unlearned-default=UNLEARNED.pt \
-        --extra original,published-old,low-lr-budgets,unlearned-default --purify original
+        --extra original,published-old,low-lr-budgets,unlearned-default --why low-lr-budgets-x2 \
+        --purify original,purified-finetune --purify-square original,purified-finetune --t-star 0.05 0.1
 
 Each recipe is a set of `forgetting.attack.adversarial_finetune` arguments applied to
-`data/checkpoints/promptir-tiny-original.pt`, on the training photos' per-type pools (the layout the model was
-trained with). Every tuned model, every `--models NAME=PT` checkpoint (attacked as it is, e.g. an unlearned
-model) and the original are attacked with the same protocol: PGD-20, L-inf budgets 2, 4 and 8 /255, step size
+`data/checkpoints/promptir-tiny-original.pt` (or to another recipe's result, `start`), on the training photos'
+per-type pools (the layout the model was trained with); a `purify` recipe tunes the restorer on purified inputs
+(`forgetting.purify.finetune_purified`) and is attacked only behind the purifier, at its own level.
+Every tuned model, every `--models NAME=PT` checkpoint (attacked as it is, e.g. an unlearned model) and the original are attacked with the same protocol: PGD-20, L-inf budgets 2, 4 and 8 /255, step size
 budget/4, L1 to the ground truth, on the bundled test suite at 64x64 (4 photos x 4 crops x 5 tasks = 80 images).
 `--extra` names also get Square-300 at 8/255, the C&W-L2 minimal norm for -3 dB and a diagnosis of where PGD's
 damage sits, on the small suite (one 64x64 crop per photo and task, 20 images). `--purify` names are attacked
 on the small suite behind the diffusion purifier (`--purifier`, trained by `forgetting purifier`) three ways:
-PGD made on the model alone (transfer), through the purifier (adaptive) and around it (BPDA).
+PGD made on the model alone (transfer), through the purifier (adaptive) and around it (BPDA), with a diagnosis
+of what the restorer does with purified clean inputs; `--purify-square` names also get Square-300 at 8/255 behind
+it, at the last level. `--why` names get the diagnosis alone.
 Finished runs are cached in --cache; a rerun (or `--report-only`) reports them without running them again. One
 thread per process: run two processes with disjoint --recipes to use two cores. Writes `robust_finetune.json`
 (per recipe: the robustness table, the paired per-image change against the original with its interval for
@@ -26,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL = ROOT / 'data/checkpoints/promptir-tiny-original.pt'
 BUDGETS = (2/255, 4/255, 8/255)
 ATTACK = dict(budgets=BUDGETS, steps=20, batch_size=4)
+SQUARE = dict(budgets=(8/255,), attack='square', queries=300)  # the query-only attack of the small suite
 BASE = dict(steps=300, eps=4/255, attack_steps=5, adv_fraction=0.5, batch_size=8, patch_size=64, lr=2e-4)
 
 # name -> (what it tests, adversarial_finetune arguments)
@@ -35,12 +40,17 @@ RECIPES = {
     'low-lr-budgets': ("the library's default lr 2e-5 (the original ended at lr 1e-6), each adversarial patch's budget drawn from the evaluation's 2, 4, 8 /255",
                        {**BASE, 'lr': 2e-5, 'eps': (2/255, 4/255, 8/255)}),
 }
+RECIPES['low-lr-budgets-x2'] = ("low-lr-budgets tuned 300 steps further (600 in all, the schedule restarted): is noise15's collapse a matter of length?",
+                                {**RECIPES['low-lr-budgets'][1], 'start': 'low-lr-budgets'})
+RECIPES['purified-finetune'] = ("purification + fine-tuning: the restorer tuned on purified clean training inputs (t*=0.1, lr 2e-4), used behind the purifier",
+                                {**BASE, 'adv_fraction': 0., 'purify': 0.1})
 
 
 def recipe_spec(name):
-    "The arguments of a recipe (unknown name: a clear error)."
+    "The `adversarial_finetune` arguments of a recipe, its starting recipe (None: the original) and its purification level (None: no purifier)."
     if name not in RECIPES: raise SystemExit(f"unknown recipe {name!r}; known: original, {', '.join(RECIPES)}")
-    return RECIPES[name][1]
+    spec = dict(RECIPES[name][1])
+    return spec, spec.pop('start', None), spec.pop('purify', None)
 
 
 T_STARS, PURIFIER = [], None  # purification levels and the purifier file (--purify, --purifier)
@@ -60,13 +70,19 @@ def run_recipe(name, cache, seed):
     from forgetting.attack import adversarial_finetune, robustness, Robustness
     from forgetting.data import bundled_pools, bundled_suite
     from forgetting.model import load_model
+    from forgetting.purify import finetune_purified, load_purifier
     table_path, hist_path = cache / f'{name}.robustness.json', cache / f'{name}.history.json'
     if table_path.exists(): return Robustness.load(table_path), (json.loads(hist_path.read_text()) if hist_path.exists() else None)
     model, history = load_model(MODELS.get(name, ORIGINAL)).model.eval(), None
-    if name in RECIPES:
-        model, history = adversarial_finetune(model, bundled_pools(), seed=seed, progress=False, **recipe_spec(name))
+    if name in RECIPES and not (cache / f'{name}.pt').exists():
+        spec, start, t_star = recipe_spec(name)
+        if start: model = load_named(start, cache)
+        if t_star: model, history = finetune_purified(model, load_purifier(ROOT / PURIFIER), bundled_pools(), t_star, PURIFY['steps'], seed, progress=False, **spec)
+        else: model, history = adversarial_finetune(model, bundled_pools(), seed=seed, progress=False, **spec)
         torch.save(model.state_dict(), cache / f'{name}.pt')
         hist_path.write_text(json.dumps(history))
+    if name in RECIPES and recipe_spec(name)[2]: return None, json.loads(hist_path.read_text())  # attacked behind the purifier only
+    if name in RECIPES: model = load_named(name, cache)
     start = time.perf_counter()
     table = robustness(model, bundled_suite('test', size=64), seed=seed, progress=False, **ATTACK)
     table.meta['wall_seconds'] = round(time.perf_counter() - start, 1)
@@ -82,7 +98,7 @@ def run_extra(name, cache, seed):
     sq_path, cw_path = cache / f'{name}.square.json', cache / f'{name}.cw.json'
     if not (sq_path.exists() and cw_path.exists()):
         model, suite = load_named(name, cache), bundled_suite('test', size=64, grid=1)
-        if not sq_path.exists(): robustness(model, suite, budgets=(8/255,), attack='square', queries=300, seed=seed, progress=False).save(sq_path)
+        if not sq_path.exists(): robustness(model, suite, seed=seed, progress=False, **SQUARE).save(sq_path)
         if not cw_path.exists(): save_json(minimal_norms(model, suite, drop=3., progress=False), cw_path)
     return Robustness.load(sq_path), load_json(cw_path)
 
@@ -159,20 +175,71 @@ def run_purified(name, cache, seed, purifier_path, t_star):
     return out
 
 
-def purification_rows(names, cache, t_stars):
-    "Per model and purification level: the change of every defence row against the undefended model, paired per image."
+def run_purified_why(name, cache, seed, purifier_path, t_star):
+    "What the restorer does with purified clean-suite inputs (small suite): per image its output's mean brightness error (/255) "
+    "and contrast (output std / ground-truth std), with and without the purifier in front. Cached."
+    from forgetting.data import bundled_suite
+    from forgetting.evaluate import save_json, load_json
+    from forgetting.purify import Purified, load_purifier
+    path = cache / f'{name}.purify-why-{t_star:g}.json'
+    if path.exists(): return load_json(path)
+    model, suite, rows = load_named(name, cache), bundled_suite('test', size=64, grid=1), []
+    defended = Purified(model, load_purifier(purifier_path), t_star, PURIFY['steps'], seed)
+    for i in range(len(suite)):
+        x, y, task = suite[i]
+        with torch.no_grad(): outs = dict(none=model(x[None]).clamp(0, 1), purified=defended(x[None]).clamp(0, 1))
+        rows.append(dict(task=task, index=i, **{f'{k}_{q}': v for k, o in outs.items()
+                                                for q, v in (('shift', 255 * (o - y[None]).mean().item()), ('contrast', (o.std() / y.std()).item()))}))
+    save_json(rows, path)
+    return rows
+
+
+def purified_why_summary(names, cache, t_stars):
+    "Per model, purification level and task: mean brightness error and contrast ratio of the output, without and behind the purifier."
+    import numpy as np
+    return [dict(model=n, t_star=t, tasks={task: {k: float(np.mean([r[k] for r in rows if r['task'] == task])) for k in rows[0] if k not in ('task', 'index')}
+                                             for task in dict.fromkeys(r['task'] for r in rows)})
+            for n in ['original', *names] for t in t_stars if (cache / f'{n}.purify-why-{t:g}.json').exists()
+            for rows in [run_purified_why(n, cache, None, None, t)]]
+
+
+def run_purified_square(name, cache, seed, purifier_path, t_star):
+    "Square-300 at 8/255 on the small suite against a named model behind the purifier (its queries see only the defended outputs), cached. "
+    "(No C&W here: with a fresh purification draw at every call its success test is itself random.)"
+    from forgetting.attack import robustness, Robustness
+    from forgetting.data import bundled_suite
+    from forgetting.purify import Purified, load_purifier
+    path = cache / f'{name}.purify-square-{t_star:g}.json'
+    if not path.exists():
+        defended = Purified(load_named(name, cache), load_purifier(purifier_path), t_star, PURIFY['steps'], seed)
+        robustness(defended, bundled_suite('test', size=64, grid=1), seed=seed, progress=False, **SQUARE).save(path)
+    return Robustness.load(path)
+
+
+def purified_square_rows(names, cache, t_stars):
+    "Square-300 at 8/255 behind the purifier: PSNR and the paired change against the undefended original under the same attack."
     from forgetting.attack import robustness_change
-    rows = []
+    if not (cache / 'original.square.json').exists(): return []
+    base = run_extra('original', cache, None)[0]
+    return [dict(model=n, t_star=t, psnr=sq['overall']['8/255']['psnr'], change=robustness_change(base, sq)['8/255'], seconds_per_image=sq.meta['seconds_per_image'])
+            for n in ['original', *names] for t in t_stars if (cache / f'{n}.purify-square-{t:g}.json').exists()
+            for sq in [run_purified_square(n, cache, None, None, t)]]
+
+
+def purification_rows(names, cache, t_stars):
+    "Per model and purification level: the change of every row against the original with no defence, paired per image."
+    from forgetting.attack import robustness_change, Robustness
+    rows, base = [], Robustness.load(cache / 'original.small.json')
     for n in ['original', *names]:
         for t_star in t_stars:
             if not (cache / f'{n}.purify-adaptive-{t_star:g}.json').exists(): continue
             tables = run_purified(n, cache, None, None, t_star)
-            base = tables['none']
+            cost = recipe_cost(n, cache)
             for kind, table in tables.items():
                 rows.append(dict(model=n, t_star=t_star, defence=kind, what=DEFENCES.get(kind, 'no defence'),
                                  psnr={b: table['overall'][b]['psnr'] for b in ['clean', *table.labels]},
-                                 change=None if kind == 'none' else robustness_change(base, table),
-                                 attack_seconds_per_image=table.meta['seconds_per_image']))
+                                 change=None if n == 'original' and kind == 'none' else robustness_change(base, table),
+                                 attack_seconds_per_image=table.meta['seconds_per_image'], **cost))
     return rows
 
 
@@ -180,8 +247,9 @@ def purification_markdown(rows):
     "The purification table."
     labels = [b for b in rows[0]['psnr'] if b != 'clean']
     ci = lambda d: f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
-    lines = ['Diffusion purification (20 images: one 64x64 crop per test photo and task). PSNR (dB, mean over tasks) and, '
-             'for the defended rows, the change against the same model with no defence (paired per image [95% bootstrap]).', '',
+    lines = ['Diffusion purification (20 images: one 64x64 crop per test photo and task). PSNR (dB, mean over tasks) and '
+             'the change against the original with no defence (paired per image [95% bootstrap]); purified-finetune is the '
+             'restorer tuned on purified inputs (its "none" row: without the purifier).', '',
              '| model | t* | attack | clean | ' + ' | '.join(f'PGD-20 {b}' for b in labels) + ' | s/image |', '|:--|--:|:--|' + '--:|' * (len(labels) + 2)]
     for r in rows:
         cell = lambda b: f"{r['psnr'][b]:.2f}" + (f" ({ci(r['change'][b])})" if r['change'] else '')
@@ -190,13 +258,22 @@ def purification_markdown(rows):
     return '\n'.join(lines)
 
 
-def fine_tune_passes(spec):
-    "Image forward+backward passes of a fine-tuning run: each step's batch, plus (attack steps + 1) per adversarial patch."
+def fine_tune_passes(name):
+    "Restorer forward+backward passes of a recipe, its starting recipe's included: each step's batch, plus (attack steps + 1) per adversarial patch."
+    spec, start, _ = recipe_spec(name)
     n_adv = round(spec['adv_fraction'] * spec['batch_size'])
-    return spec['steps'] * (spec['batch_size'] + n_adv * (spec['attack_steps'] + 1))
+    return spec['steps'] * (spec['batch_size'] + n_adv * (spec['attack_steps'] + 1)) + (fine_tune_passes(start) if start else 0)
 
 
-def recipe_row(name, table, history, original):
+def recipe_cost(name, cache):
+    "A recipe's fine-tuning cost: wall seconds (its starting recipe's included) and passes; {} for a model that is not a recipe."
+    if name not in RECIPES: return {}
+    start = recipe_spec(name)[1]
+    seconds = json.loads((cache / f'{name}.history.json').read_text())['seconds']
+    return dict(finetune_seconds=round(seconds + (recipe_cost(start, cache)['finetune_seconds'] if start else 0), 1), finetune_passes=fine_tune_passes(name))
+
+
+def recipe_row(name, table, original, cache):
     "One recipe's row: the paired change against the original at every budget, per task, the target check and the cost."
     from forgetting.attack import robustness_change
     change = robustness_change(original, table)
@@ -210,9 +287,7 @@ def recipe_row(name, table, history, original):
                target=dict(every_task_gains=gains_ok, clean_cost=clean_cost, clean_cost_ok=clean_cost <= 0.3,
                            met=gains_ok and clean_cost <= 0.3),
                attack_seconds_per_image=table.meta.get('seconds_per_image', table.meta['attack_seconds'] / (len(table.images) * len(table.budgets))))
-    if history is not None:
-        row.update(finetune_seconds=history['seconds'], finetune_passes=fine_tune_passes(RECIPES[name][1]))
-    return row
+    return row | recipe_cost(name, cache)
 
 
 def markdown(rows, labels, tasks):
@@ -311,19 +386,28 @@ def report(names, cache, out):
     rows = []
     for n in names:
         if n == 'original' or not (cache / f'{n}.robustness.json').exists(): continue
-        table, history = run_recipe(n, cache, None)
-        rows.append(recipe_row(n, table, history, original))
+        rows.append(recipe_row(n, run_recipe(n, cache, None)[0], original, cache))
     out.mkdir(parents=True, exist_ok=True)
     extras = extra_rows([n for n in names if n != 'original'], cache)
     why = why_summary([n for n in names if n != 'original'], cache)
     purified = purification_rows([n for n in names if n != 'original'], cache, T_STARS)
     md = markdown(rows, original.labels, original.tasks) + ('\n\n' + extra_markdown(extras) if extras else '') + ('\n\n' + why_markdown(why) if why else '')
     md += '\n\n' + purification_markdown(purified) if purified else ''
+    pwhy = purified_why_summary([n for n in names if n != 'original'], cache, T_STARS)
+    md += ('\n\nWhat the restorer does with purified clean inputs (20 images): output mean brightness error (/255) and contrast ratio, without -> behind the purifier.\n\n'
+           '| model | t* | ' + ' | '.join(pwhy[0]['tasks']) + ' |\n|:--|--:|' + '--:|' * len(pwhy[0]['tasks']) + '\n' +
+           '\n'.join(f"| {r['model']} | {r['t_star']:g} | " + ' | '.join(f"{v['none_shift']:+.1f} / {v['none_contrast']:.2f} -> {v['purified_shift']:+.1f} / {v['purified_contrast']:.2f}"
+                                                                  for v in r['tasks'].values()) + ' |' for r in pwhy)) if pwhy else ''
+    squares = purified_square_rows([n for n in names if n != 'original'], cache, T_STARS)
+    md += ('\n\nSquare-300 at 8/255 behind the purifier (20 images; change against the undefended original under the same attack, paired per image [95% bootstrap]):\n\n'
+           '| model | t* | PSNR | change | s/image |\n|:--|--:|--:|--:|--:|\n' +
+           '\n'.join(f"| {r['model']} | {r['t_star']:g} | {r['psnr']:.2f} | {r['change']['mean']:+.2f} [{r['change']['low']:+.2f}, {r['change']['high']:+.2f}] | "
+                     f"{r['seconds_per_image']:.1f} |" for r in squares)) if squares else ''
     save_json(dict(protocol=dict(model=str(ORIGINAL.relative_to(ROOT)), suite="bundled_suite('test', size=64)", attack=ATTACK | dict(budgets=original.labels)),
                    original=dict(psnr={t: {b: original[t][b]['psnr'] for b in ['clean', *original.labels]} for t in [*original.tasks, 'overall']},
                                  meta=original.meta),
                    recipes=rows, other_attacks=extras, why=why,
-                   purification=dict(purifier=PURIFIER, steps=PURIFY['steps'], rows=purified) if purified else None),
+                   purification=dict(purifier=PURIFIER, steps=PURIFY['steps'], rows=purified, square=squares, why=pwhy) if purified else None),
               out / 'robust_finetune.json', overwrite=True)
     (out / 'robust_finetune.md').write_text(md + '\n')
     plot(rows, original.labels, original.tasks, out / 'robust_finetune.png')
@@ -340,7 +424,9 @@ def main(argv=None):
     p.add_argument('--models', nargs='*', default=[], metavar='NAME=PT', help='checkpoints attacked as they are (e.g. an unlearned model)')
     p.add_argument('--extra', default='', help='comma-separated names that also get the Square and C&W attacks and the damage diagnosis (small suite)')
     p.add_argument('--purifier', default='data/checkpoints/purifier-dim16.pt', help='the diffusion purifier of --purify (forgetting purifier)')
+    p.add_argument('--why', default='', help='comma-separated names that get only the damage diagnosis (small suite)')
     p.add_argument('--purify', default='', help='comma-separated names attacked behind the purifier (transfer, adaptive, BPDA), small suite')
+    p.add_argument('--purify-square', default='', help='comma-separated names attacked by Square-300 at 8/255 behind the purifier, small suite')
     p.add_argument('--t-star', type=float, nargs='+', default=[PURIFY['t_star']], help='purification levels')
     p.add_argument('--report-only', action='store_true', help='only report recipes already in --cache')
     a = p.parse_args(argv)
@@ -358,10 +444,16 @@ def main(argv=None):
         for n in filter(None, a.extra.split(',')):
             start = time.perf_counter(); run_extra(n, a.cache, a.seed); run_why(n, a.cache, a.seed)
             print(f"{n} square+cw: {time.perf_counter() - start:.0f} s", flush=True)
+        for n in filter(None, a.why.split(',')): run_why(n, a.cache, a.seed)
+        levels = lambda n: [recipe_spec(n)[2]] if n in RECIPES and recipe_spec(n)[2] else a.t_star  # a purify recipe: its own level
         for n in filter(None, a.purify.split(',')):
-            for t_star in a.t_star:
+            for t_star in levels(n):
                 start = time.perf_counter(); run_purified(n, a.cache, a.seed, ROOT / a.purifier, t_star)
                 print(f"{n} purified at t*={t_star:g}: {time.perf_counter() - start:.0f} s", flush=True)
+        for n in filter(None, a.purify_square.split(',')):
+            for t_star in levels(n)[-1:]: run_purified_square(n, a.cache, a.seed, ROOT / a.purifier, t_star)
+        for n in filter(None, a.purify.split(',')):
+            for t_star in levels(n): run_purified_why(n, a.cache, a.seed, ROOT / a.purifier, t_star)
     report(names, a.cache, a.out)
 
 

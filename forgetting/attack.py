@@ -5,6 +5,7 @@
 # %% ../nbs/04_attack.ipynb #fe4ee943
 from __future__ import annotations
 import copy, json, math, os, time
+from collections.abc import Callable
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -666,6 +667,7 @@ def adversarial_finetune(model:nn.Module, # image-to-image model (left unchanged
                          weight_decay:float=1e-4, # AdamW weight decay
                          seed:int=0, # seeds patches, adversarial slots and attacks
                          device:str|torch.device|None=None, # None: the model's device
+                         preprocess:Callable|None=None, # applied without gradient to every batch's inputs once the adversarial examples are made (`forgetting.purify.finetune_purified`)
                          progress:bool=True, # progress bar over steps
                         ) -> tuple[nn.Module, dict]: # (tuned copy, history: step/loss/lr lists, seconds, settings)
     "Fine-tune a copy of `model` on a mix of clean and PGD examples of its training tasks."
@@ -687,6 +689,8 @@ def adversarial_finetune(model:nn.Module, # image-to-image model (left unchanged
         degraded, clean, step_tasks = batch_for_step(datasets, step, config)
         slots = torch.randperm(batch_size, generator=torch.Generator().manual_seed(seed * 1_000_003 + step))[:n_adv]
         if n_adv: degraded[slots] = _adversarial_patches(tuned, degraded[slots], clean[slots], budgets, norm, attack_steps, seed + step)
+        if preprocess is not None:
+            with torch.no_grad(): degraded = preprocess(degraded.to(device))
         history['lr'].append(opt.param_groups[0]['lr'])
         history['loss'].append(train_step(tuned, (degraded, clean, step_tasks), opt, sched, scaler, config, step))
         history['step'].append(step)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_purify.ipynb #349a8183
 from __future__ import annotations
-import json, math, time
+import copy, json, math, time
 from pathlib import Path
 
 import torch
@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from fastprogress.fastprogress import progress_bar
 
+from .attack import adversarial_finetune
 from .data import Photo, random_crop
 from .evaluate import model_device, atomic_write_all, json_writer
 from .train import cpu_state_dict, load_checkpoint
@@ -20,7 +21,7 @@ from .train import cpu_state_dict, load_checkpoint
 
 # %% auto #0
 __all__ = ['PURIFIER_FORMAT', 'NoiseSchedule', 'step_embedding', 'ResBlock', 'NoisePredictor', 'Purifier', 'make_purifier',
-           'train_purifier', 'save_purifier', 'load_purifier', 'Purified']
+           'train_purifier', 'save_purifier', 'load_purifier', 'Purified', 'finetune_purified']
 
 # %% ../nbs/10_purify.ipynb #ba317b4d
 class NoiseSchedule:
@@ -235,4 +236,23 @@ class Purified(nn.Module):
         p = self.purifier.purify(x, self.t_star, self.steps, self.g)
         if self.bpda: p = x + (p - x).detach()
         return self.restorer(p)
+
+
+# %% ../nbs/10_purify.ipynb #a40e7c64
+def finetune_purified(restorer:nn.Module, # any image-to-image model (left unchanged; a copy is tuned)
+                      purifier:Purifier, # the purifier it will sit behind (left unchanged)
+                      train_photos:list|dict, # clean training photos or per-type pools (`adversarial_finetune`)
+                      t_star:float=0.1, # purification level of training and use
+                      purify_steps:int=5, # DDIM steps back
+                      seed:int=0, # seeds the patches, the attacks and the purifier's noise
+                      **kwargs, # to `adversarial_finetune` (steps, lr, batch_size, ...); adv_fraction defaults to 0
+                     ) -> tuple[nn.Module, dict]: # (tuned copy, `adversarial_finetune`'s history with t_star and purify_steps)
+    "Fine-tune a copy of `restorer` on purified training inputs, for use as `Purified(tuned, purifier, t_star, purify_steps)`."
+    purifier.schedule.reverse_steps(t_star, purify_steps)
+    device = kwargs.get('device') or model_device(restorer)
+    p, g = copy.deepcopy(purifier).to(device).eval(), torch.Generator().manual_seed(seed)
+    tuned, history = adversarial_finetune(restorer, train_photos, seed=seed, preprocess=lambda x: p.purify(x, t_star, purify_steps, g),
+                                          **{'adv_fraction': 0., **kwargs})
+    history.update(t_star=t_star, purify_steps=purify_steps)
+    return tuned, history
 
