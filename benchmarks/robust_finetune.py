@@ -47,7 +47,7 @@ RECIPES['purified-finetune'] = ("purification + fine-tuning: the restorer tuned 
 
 
 def recipe_spec(name):
-    "The `adversarial_finetune` arguments of a recipe, its starting recipe (None: the original) and its purification level (None: no purifier)."
+    "A recipe's `adversarial_finetune` arguments, its starting recipe (None: the original), its purification level (None: none)."
     if name not in RECIPES: raise SystemExit(f"unknown recipe {name!r}; known: original, {', '.join(RECIPES)}")
     spec = dict(RECIPES[name][1])
     return spec, spec.pop('start', None), spec.pop('purify', None)
@@ -81,8 +81,9 @@ def run_recipe(name, cache, seed):
         else: model, history = adversarial_finetune(model, bundled_pools(), seed=seed, progress=False, **spec)
         torch.save(model.state_dict(), cache / f'{name}.pt')
         hist_path.write_text(json.dumps(history))
-    if name in RECIPES and recipe_spec(name)[2]: return None, json.loads(hist_path.read_text())  # attacked behind the purifier only
-    if name in RECIPES: model = load_named(name, cache)
+    if name in RECIPES:
+        if recipe_spec(name)[2]: return None, json.loads(hist_path.read_text())  # attacked behind the purifier only
+        model = load_named(name, cache)
     start = time.perf_counter()
     table = robustness(model, bundled_suite('test', size=64), seed=seed, progress=False, **ATTACK)
     table.meta['wall_seconds'] = round(time.perf_counter() - start, 1)
@@ -203,9 +204,18 @@ def purified_why_summary(names, cache, t_stars):
             for rows in [run_purified_why(n, cache, None, None, t)]]
 
 
+def purified_why_markdown(rows):
+    "The table of what the restorer does with purified clean inputs."
+    tasks = list(rows[0]['tasks'])
+    cell = lambda v: f"{v['none_shift']:+.1f} / {v['none_contrast']:.2f} -> {v['purified_shift']:+.1f} / {v['purified_contrast']:.2f}"
+    return '\n'.join(['What the restorer does with purified clean inputs (20 images): output mean brightness error (/255) and contrast ratio, '
+                      'without -> behind the purifier.', '', '| model | t* | ' + ' | '.join(tasks) + ' |', '|:--|--:|' + '--:|' * len(tasks)] +
+                     [f"| {r['model']} | {r['t_star']:g} | " + ' | '.join(cell(v) for v in r['tasks'].values()) + ' |' for r in rows])
+
+
 def run_purified_square(name, cache, seed, purifier_path, t_star):
-    "Square-300 at 8/255 on the small suite against a named model behind the purifier (its queries see only the defended outputs), cached. "
-    "(No C&W here: with a fresh purification draw at every call its success test is itself random.)"
+    "Square-300 at 8/255 on the small suite against a named model behind the purifier (its queries see only the defended "
+    "outputs), cached. No C&W here: with a fresh purification draw at every call its success test is itself random."
     from forgetting.attack import robustness, Robustness
     from forgetting.data import bundled_suite
     from forgetting.purify import Purified, load_purifier
@@ -224,6 +234,14 @@ def purified_square_rows(names, cache, t_stars):
     return [dict(model=n, t_star=t, psnr=sq['overall']['8/255']['psnr'], change=robustness_change(base, sq)['8/255'], seconds_per_image=sq.meta['seconds_per_image'])
             for n in ['original', *names] for t in t_stars if (cache / f'{n}.purify-square-{t:g}.json').exists()
             for sq in [run_purified_square(n, cache, None, None, t)]]
+
+
+def purified_square_markdown(rows):
+    "The table of Square-300 behind the purifier."
+    ci = lambda d: f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
+    return '\n'.join(['Square-300 at 8/255 behind the purifier (20 images; change against the undefended original under the same attack, '
+                      'paired per image [95% bootstrap]):', '', '| model | t* | PSNR | change | s/image |', '|:--|--:|--:|--:|--:|'] +
+                     [f"| {r['model']} | {r['t_star']:g} | {r['psnr']:.2f} | {ci(r['change'])} | {r['seconds_per_image']:.1f} |" for r in rows])
 
 
 def purification_rows(names, cache, t_stars):
@@ -394,15 +412,8 @@ def report(names, cache, out):
     md = markdown(rows, original.labels, original.tasks) + ('\n\n' + extra_markdown(extras) if extras else '') + ('\n\n' + why_markdown(why) if why else '')
     md += '\n\n' + purification_markdown(purified) if purified else ''
     pwhy = purified_why_summary([n for n in names if n != 'original'], cache, T_STARS)
-    md += ('\n\nWhat the restorer does with purified clean inputs (20 images): output mean brightness error (/255) and contrast ratio, without -> behind the purifier.\n\n'
-           '| model | t* | ' + ' | '.join(pwhy[0]['tasks']) + ' |\n|:--|--:|' + '--:|' * len(pwhy[0]['tasks']) + '\n' +
-           '\n'.join(f"| {r['model']} | {r['t_star']:g} | " + ' | '.join(f"{v['none_shift']:+.1f} / {v['none_contrast']:.2f} -> {v['purified_shift']:+.1f} / {v['purified_contrast']:.2f}"
-                                                                  for v in r['tasks'].values()) + ' |' for r in pwhy)) if pwhy else ''
     squares = purified_square_rows([n for n in names if n != 'original'], cache, T_STARS)
-    md += ('\n\nSquare-300 at 8/255 behind the purifier (20 images; change against the undefended original under the same attack, paired per image [95% bootstrap]):\n\n'
-           '| model | t* | PSNR | change | s/image |\n|:--|--:|--:|--:|--:|\n' +
-           '\n'.join(f"| {r['model']} | {r['t_star']:g} | {r['psnr']:.2f} | {r['change']['mean']:+.2f} [{r['change']['low']:+.2f}, {r['change']['high']:+.2f}] | "
-                     f"{r['seconds_per_image']:.1f} |" for r in squares)) if squares else ''
+    md += ('\n\n' + purified_why_markdown(pwhy) if pwhy else '') + ('\n\n' + purified_square_markdown(squares) if squares else '')
     save_json(dict(protocol=dict(model=str(ORIGINAL.relative_to(ROOT)), suite="bundled_suite('test', size=64)", attack=ATTACK | dict(budgets=original.labels)),
                    original=dict(psnr={t: {b: original[t][b]['psnr'] for b in ['clean', *original.labels]} for t in [*original.tasks, 'overall']},
                                  meta=original.meta),
@@ -450,10 +461,9 @@ def main(argv=None):
             for t_star in levels(n):
                 start = time.perf_counter(); run_purified(n, a.cache, a.seed, ROOT / a.purifier, t_star)
                 print(f"{n} purified at t*={t_star:g}: {time.perf_counter() - start:.0f} s", flush=True)
+                run_purified_why(n, a.cache, a.seed, ROOT / a.purifier, t_star)
         for n in filter(None, a.purify_square.split(',')):
             for t_star in levels(n)[-1:]: run_purified_square(n, a.cache, a.seed, ROOT / a.purifier, t_star)
-        for n in filter(None, a.purify.split(',')):
-            for t_star in levels(n): run_purified_why(n, a.cache, a.seed, ROOT / a.purifier, t_star)
     report(names, a.cache, a.out)
 
 
