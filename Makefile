@@ -33,7 +33,7 @@ nbtest: $(STAMP)
 	$(BIN)/nbdev_test
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q tests/
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/
 
 test: sync-check nbtest pytest
 

@@ -1,6 +1,6 @@
 "The benchmark's command-line side end to end: a user's own photos, the privacy audit and relearning, retain fractions, seeds."
 import json
-from test_cli import forgetting, ok, user_error, TINY_TRAIN, FAST_UNLEARN, ckpts  # noqa: F401 (fixture)
+from console import forgetting, ok, user_error, FAST_UNLEARN
 import torch
 from torchvision.io import write_png
 

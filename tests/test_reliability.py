@@ -3,14 +3,14 @@ import json, os, subprocess, time
 from pathlib import Path
 import pytest, torch
 from torch import nn
-from test_cli import forgetting, ok, ckpts, TINY_TRAIN, SMALL, FAST_UNLEARN
-import test_cli
+from console import ROOT, CMD, TINY_TRAIN, SMALL, FAST_UNLEARN, forgetting, ok
+import console
 
 
 def user_error(r, *words, status=1):
-    "`test_cli.user_error`, ignoring libpng's warning about a bundled photo's colour profile (printed by the decoder)."
+    "`console.user_error`, ignoring libpng's warning about a bundled photo's colour profile (printed by the decoder)."
     r.stderr = ''.join(l for l in r.stderr.splitlines(keepends=True) if not l.startswith('libpng warning'))
-    test_cli.user_error(r, *words, status=status)
+    console.user_error(r, *words, status=status)
 from forgetting.evaluate import atomic_write, psnr
 from forgetting.unlearn import UnlearnConfig
 
@@ -64,7 +64,6 @@ def test_concurrent_unlearn_runs_write_one_model_with_its_own_card(ckpts, tmp_pa
 
 
 def _cmd():
-    from test_cli import CMD
     return [f"OMP_NUM_THREADS=1 MPLBACKEND=Agg", *CMD]
 
 
@@ -140,7 +139,6 @@ def test_rerun_finishes_a_release_killed_before_its_card(ckpts, tmp_path):
 
 def _killed_once(argv:list, marker:Path):
     "Run the command and kill -9 it as soon as `marker` (its first periodic state file) appears."
-    from test_cli import CMD
     r = subprocess.Popen([*CMD, *map(str, argv)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, 'MPLBACKEND': 'Agg', 'OMP_NUM_THREADS': '1'})
     t0 = time.time()
@@ -192,7 +190,7 @@ def test_a_paused_two_process_unlearning_resumes_to_its_weights(ckpts, tmp_path)
 
 # ---- images of any size, tiles and modes
 
-BUNDLED = test_cli.ROOT / 'data' / 'checkpoints' / 'promptir-tiny-original.pt'
+BUNDLED = ROOT / 'data' / 'checkpoints' / 'promptir-tiny-original.pt'
 QUIET = ['--quiet', '--device', 'cpu']
 
 
