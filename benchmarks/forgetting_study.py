@@ -32,7 +32,7 @@ def options_of(recipe:str, changes:dict|None=None) -> list[str]:
 def study_rows():
     "Every (row, group, `forgetting unlearn` options, seeds) of the study: the library's recipe and ablation tables, and retain-data rows."
     from forgetting.unlearn import ABLATIONS, DEFAULT_METHOD
-    three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps')
+    three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps', 'pass-through-distill +relearn step')
     ablations = [(n, 'ablation', options_of(r, ch), SEEDS if n in three else (0,)) for n, (r, ch) in ABLATIONS.items()]
     retain = lambda recipe, f, extra=None: options_of(recipe, {**(extra or {}), 'retain_weight': 1.0}) + ['--retain-fraction', str(f)]
     fast4 = dict(batch_retain=4)

@@ -89,21 +89,33 @@ def markdown(rows:list) -> str:
             'seed 0 unless the name says otherwise. Never the test photos.\n\n' + '\n'.join(lines) + '\n')
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--out', default='figures/option_search')
-    p.add_argument('--cache', default='/tmp/forgetting_option_cache')
+def candidate_args(description:str, out:str, cache:str, argv=None):
+    "The command line of a candidate search: --out, --cache, --jobs (and the hidden --one of a worker)."
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--out', default=out)
+    p.add_argument('--cache', default=cache)
     p.add_argument('--jobs', type=int, default=2)
     p.add_argument('--one', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    cache = Path(args.cache); cache.mkdir(parents=True, exist_ok=True)
-    if args.one: torch.set_num_threads(1); return run_one(args.one, CANDIDATES[args.one], cache)
-    todo, jobs, env = [n for n in CANDIDATES if not (cache / f'{slug(n)}.json').exists()], [], {**os.environ, 'OMP_NUM_THREADS': '1'}
+    Path(args.cache).mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def run_candidates(names:list, script:str, args) -> list:
+    "Run the candidates not in the cache, `args.jobs` worker processes of `script --one NAME` at a time (one thread each); their rows."
+    cache = Path(args.cache)
+    todo, jobs, env = [n for n in names if not (cache / f'{slug(n)}.json').exists()], [], {**os.environ, 'OMP_NUM_THREADS': '1'}
     while todo or jobs:
-        while todo and len(jobs) < args.jobs: n = todo.pop(0); jobs.append(subprocess.Popen([sys.executable, __file__, '--cache', args.cache, '--one', n], env=env))
+        while todo and len(jobs) < args.jobs: n = todo.pop(0); jobs.append(subprocess.Popen([sys.executable, script, '--cache', args.cache, '--one', n], env=env))
         time.sleep(2); jobs = [j for j in jobs if j.poll() is None]
+    return [json.loads((cache / f'{slug(n)}.json').read_text()) for n in names]
+
+
+def main(argv=None):
+    args = candidate_args(__doc__, 'figures/option_search', '/tmp/forgetting_option_cache', argv)
+    if args.one: torch.set_num_threads(1); return run_one(args.one, CANDIDATES[args.one], Path(args.cache))
+    rows = run_candidates(list(CANDIDATES), __file__, args)
     from forgetting.evaluate import save_json
-    rows = [json.loads((cache / f'{slug(n)}.json').read_text()) for n in CANDIDATES]
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     save_json(dict(suite="forgetting.data.bundled_suite('train', seed=1, grid=1)", rows=rows), out / 'option_search.json', True)
     (out / 'option_search.md').write_text(markdown(rows)); print(markdown(rows))

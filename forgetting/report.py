@@ -10,14 +10,14 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torchvision.utils import make_grid
 from .data import TASKS, bundled_split, bundled_suite, make_suite, photo_pools, task_type, SUITE_GRID
-from .evaluate import evaluate, psnr, paired_difference, plot_results, model_device, atomic_write, refuse_existing, save_json, load_json
+from .evaluate import Results, evaluate, psnr, paired_difference, plot_results, model_device, atomic_write, refuse_existing, save_json, load_json
 from .unlearn import as_pairs
 
 # %% auto #0
 __all__ = ['TARGETS', 'image_passes', 'retrain_cost', 'suite_outputs', 'image_losses', 'auc', 'auc_interval', 'membership_auc',
            'calibrated_membership', 'membership_sets', 'relearn_steps', 'report_row', 'forgetting_report', 'row_gain',
-           'report_markdown', 'targets_table', 'targets_markdown', 'seed_summary', 'save_report', 'forgetting_grid',
-           'plot_changes', 'plot_frontier', 'report_figures']
+           'report_markdown', 'targets_table', 'targets_markdown', 'seed_summary', 'save_report', 'row_results',
+           'forgetting_grid', 'plot_changes', 'plot_frontier', 'report_figures']
 
 # %% ../nbs/06_report.ipynb #2c8a28d9
 TARGETS = dict(forget_gap=0.5, # largest forget gap, dB
@@ -35,7 +35,7 @@ def image_passes(history:dict, # from `forgetting.unlearn.forget`
     importance = (n_f + (n_a / max(c['n_adv'], 1) if c['importance_mode'] == 'contrast' else 0)) if c['importance'] else 0
     n_d = history.get('n_proxy', 0)                                                  # proxy-retain inputs, labelled by the original
     prep = pgd + importance + (n_f if c['saliency'] else 0) + c['adapt_steps'] * c['batch_forget'] + n_d / 3
-    per_step = c['batch_forget'] + (c['batch_adv'] if n_a else 0) + (c['batch_retain'] if c['retain_weight'] else 0) + (c.get('batch_distill', 0) if n_d else 0)
+    per_step = c['batch_forget'] + (c['batch_adv'] if n_a else 0) + (c['batch_retain'] if c['retain_weight'] else 0) + (c.get('batch_distill', 0) if n_d else 0) + (2 * c['batch_forget'] if c.get('relearn_step') else 0)
     return prep + steps * per_step + len(history['evals']) * min(c['eval_size'], n_f) / 3
 
 # %% ../nbs/06_report.ipynb #32404b82
@@ -307,6 +307,16 @@ def save_report(report:dict, # from `forgetting_report` (may carry extra keys)
     path = Path(path)
     md = report_markdown(report) if markdown is None else markdown
     return save_json(_without_results(report), path, overwrite), atomic_write(path.with_suffix('.md'), lambda p: p.write_text(md), overwrite)
+
+# %% ../nbs/06_report.ipynb #9f892b52
+def row_results(report:dict, # a saved `forgetting_report` (its JSON)
+                name:str, # one of its rows
+               ) -> Results: # that row's per-image PSNR (no other metric), for `paired_difference`
+    "A saved report row as `Results`: rows of two reports on the same test images compare paired, image by image."
+    if name not in report['rows']: raise KeyError(f"no row {name!r} in the report; rows: {', '.join(report['rows'])}")
+    images = report['rows'][name]['images']
+    return Results({}, [dict(index=i, task=t, psnr=v) for i, (t, v) in enumerate(zip(report['image_tasks'], images))])
+
 
 # %% ../nbs/06_report.ipynb #bf294951
 def forgetting_grid(models:dict, # name -> model (columns, in order)

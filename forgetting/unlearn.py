@@ -5,6 +5,7 @@
 # %% ../nbs/05_unlearn.ipynb #4fd0c305
 from __future__ import annotations
 import copy, math, time
+from functools import partial
 from pathlib import Path
 from dataclasses import dataclass, asdict, replace, fields
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, torch.distributed as dist
@@ -23,10 +24,10 @@ __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'R
            'STATE_FORMAT', 'UnlearnConfig', 'check_config', 'ablation', 'as_pairs', 'used_batches', 'check_world_size',
            'mas_importance', 'anchoring_weights', 'forget_anchoring', 'scaled_eps', 'adversarial_examples',
            'proxy_retain_inputs', 'forget_term', 'importance_term', 'repel_term', 'unlearn_loss', 'accurate_loss',
-           'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'job_fingerprint',
-           'job_difference', 'StateFile', 'unlearn_loop', 'check_forget_tasks', 'retained_tasks', 'adversarial_starts',
-           'labelled_sets', 'saliency_mask', 'adapted_weights', 'prepare_context', 'task_negation', 'check_job',
-           'forget', 'reinitialise', 'retrain']
+           'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'relearned_forget_',
+           'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop', 'check_forget_tasks', 'retained_tasks',
+           'adversarial_starts', 'labelled_sets', 'saliency_mask', 'adapted_weights', 'prepare_context',
+           'task_negation', 'check_job', 'forget', 'reinitialise', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -59,6 +60,8 @@ class UnlearnConfig:
     adapt_steps:int=0 # baseline (adapt-then-unlearn): descent steps adapting a copy to the forget set
     repel:float=0.0 # baseline (adapt-then-unlearn): weight of the inverse-L2 repulsion from the adapted copy
     negation:float=0.0 # baseline (task-vector negation, Ilharco et al. 2023): >0: no loop; theta0 - alpha (theta_adapted - theta0), alpha from this scale up (`task_negation`)
+    # resistance to relearning
+    relearn_step:float=0.0 # ours: >0: the forget term is also taken after a simulated relearning step that moves every weight this far (`relearned_forget_`; sharpness-aware, Fan et al. 2025)
     # the stop rule and the guards
     stop_gain:float|None=0.0 # ours: stop once the forget gain (dB) is at or below this (None: run all steps)
     min_steps:int=0 # ours: the stop rule fires from this step on (the check batch's gain falls faster than haze is forgotten on other images)
@@ -89,7 +92,7 @@ UNLEARN_RULES = dict( # field -> `check_field` rule: the allowed values of every
     adv_target=dict(choices=('clean', 'output')), adv_source=dict(choices=('forget', 'proxy-retain', 'retain')),
     importance=dict(kind=bool), importance_mode=dict(choices=('mas', 'contrast')), lam=dict(kind=float, low=0),
     distill=dict(kind=float, low=0), batch_distill=_nat, retain_weight=dict(kind=float, low=0), batch_retain=_nat, saliency=_frac,
-    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
+    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), relearn_step=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
     eval_size=_nat, explode=_pos, steps=_nat, lr=_pos, optimizer=dict(choices=('sgd', 'adam')), momentum=dict(kind=float, low=0, high=0.999),
     schedule=dict(choices=('constant', 'linear', 'cosine')), patch_size=dict(kind=int, low=8, none=True), max_items=_nat,
     seed=dict(kind=int, low=0), device=dict(kind=str, none=True))
@@ -132,6 +135,9 @@ ABLATIONS = {   # name -> (recipe, the fields that remove one part)
     'pass-through-distill -distill': ('pass-through-distill', dict(distill=0.0)),
     'pass-through-distill +importance': ('pass-through-distill', dict(importance=True)),
     'pass-through-distill -min steps': ('pass-through-distill', dict(min_steps=0)),
+    # sharpness-aware against relearning (`relearned_forget_`): 10 attacker steps at lr 2e-4, the attack of `relearn_steps`
+    'pass-through-distill +relearn step': ('pass-through-distill', dict(relearn_step=2e-3)),
+    'pass-through-distill +relearn step, 300 steps': ('pass-through-distill', dict(relearn_step=2e-3, steps=300, stop_gain=None)),
 }
 RECIPES = {**PUBLISHED, **OPTIONS, **BASELINES}
 METHODS = tuple(RECIPES)
@@ -454,21 +460,45 @@ def _lr_factor(cfg:UnlearnConfig, step:int) -> float:
 def update_step(model:nn.Module, opt:torch.optim.Optimizer, loss:Tensor, # the model, its optimiser and this step's loss
                 ranks:tuple[int, int]=(0, 1), # gradients are averaged over the ranks
                 mask:dict|None=None, # name -> 0/1 gradient mask (`saliency_mask`)
-               ):
-    "One optimiser step: backward, gradients averaged over the ranks, the mask applied."
+                extra=None, # called after the backward, adds to the gradients (e.g. `relearned_forget_`); its value is returned
+               ) -> float|None: # what `extra` returned
+    "One optimiser step: backward (and `extra`), gradients averaged over the ranks, the mask applied."
     params = [p for p in model.parameters() if p.requires_grad]
     opt.zero_grad(set_to_none=True); loss.backward()
+    value = extra() if extra is not None else None
     average_gradients_(params, ranks)
     if mask is not None:
         for k, p in model.named_parameters():
             if p.requires_grad and p.grad is not None: p.grad.mul_(mask[k])
     opt.step()
+    return value
 
 def _outcome(hist:dict, cfg:UnlearnConfig, gain:float, last_step:int) -> dict:
     "Add the final gain and what the run achieved: `moved` (the weights left the start), `forgot` (the stop rule was met)."
     met = gain <= cfg.stop_gain if cfg.stop_gain is not None else hist['stop_reason'] == 'step limit'
     hist.update(final_gain=gain, moved=last_step > 0, forgot=bool(met and (last_step > 0 or cfg.stop_gain is not None)))
     return hist
+
+# %% ../nbs/05_unlearn.ipynb #07170d10
+def relearned_forget_(model:nn.Module, # the model being unlearned: gradients are added to; its weights end as they began
+                      cfg:UnlearnConfig, # `relearn_step` (how far the simulated step moves each weight) and the forget term's form
+                      xf:Tensor, yf:Tensor, # this rank's share of the forget batch
+                      ranks:tuple[int, int]=(0, 1), # the step's direction is the global batch's
+                     ) -> float: # the forget term after the simulated step
+    "Add the gradient of the forget term at theta - relearn_step x sign(grad L1(f(x_f), y_f)): after a simulated relearning step."
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(F.l1_loss(model(xf), yf), params, allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+    sum_over_ranks_(grads, ranks, mean=True)
+    start = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p, g in zip(params, grads): p.sub_(cfg.relearn_step * g.sign())
+    term = forget_term(model(xf), xf, yf, cfg.forget_loss, cfg.bound_scale)
+    term.backward()
+    with torch.no_grad():
+        for p, s in zip(params, start): p.copy_(s)
+    return term.item()
+
 
 # %% ../nbs/05_unlearn.ipynb #2baa13ca
 def _checksum(tensors) -> list:
@@ -487,9 +517,10 @@ def job_fingerprint(model:nn.Module, # the model at the start of the job
 # %% ../nbs/05_unlearn.ipynb #769b4db3
 def job_difference(saved:dict, job:dict, # `job_fingerprint`s: the one a state file holds and this job's
                   ) -> str|None: # what differs, in words (None: the same job)
-    "Why a state file is not this job's: the first config field that differs, or the starting weights or the forget set."
+    "Why a state file is not this job's: the first config field that differs (one the file lacks counts as its default), or the starting weights or the forget set."
+    defaults = {f.name: f.default for f in fields(UnlearnConfig)}     # a field newer than the file: its default is what the file's job did
     for k in sorted(set(saved['config']) | set(job['config'])):
-        a, b = saved['config'].get(k), job['config'].get(k)
+        a, b = saved['config'].get(k, defaults.get(k)), job['config'].get(k, defaults.get(k))
         if a != b: return f"{k} {a!r} in the state file vs {b!r} now"
     for k, what in (('start', 'the starting weights'), ('forget', 'the forget set')):
         if not np.allclose(saved[k], job[k], rtol=1e-6, atol=1e-9): return f"{what} differ"
@@ -561,10 +592,13 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     pb = progress_bar(steps, leave=False) if show else steps
     for step in pb:
         for grp in opt.param_groups: grp['lr'] = cfg.lr * _lr_factor(cfg, step - 1)
-        loss, parts, out_mean = unlearn_loss(model, cfg, draw_batch(sets, cfg, g, ranks, dev), ctx)
+        batch = draw_batch(sets, cfg, g, ranks, dev)
+        loss, parts, out_mean = unlearn_loss(model, cfg, batch, ctx)
         *means, out_mean = means_over_ranks([*parts.values(), out_mean], ranks, dev); parts = dict(zip(parts, means))
         if problem := guard.step_problem(parts['loss'], out_mean, step): stop(problem, step, True); break
-        update_step(model, opt, loss, ranks, ctx.get('mask'))
+        relearned = partial(relearned_forget_, model, cfg, *batch['forget'], ranks) if cfg.relearn_step else None
+        if (term := update_step(model, opt, loss, ranks, ctx.get('mask'), relearned)) is not None:
+            parts['relearned_forget'] = means_over_ranks([term], ranks, dev)[0]
         hist['steps'].append(dict(step=step, lr=opt.param_groups[0]['lr'], seconds=time.perf_counter() - t0, **parts))
         if step % cfg.eval_every == 0 or step == cfg.steps:
             gain, mean = measure()

@@ -76,7 +76,8 @@ def test_batch_must_split_evenly():
 
 # Unlearning: every rank runs `forget(..., distributed=True)` on the same data; rank 0 and rank 1 report their weights
 # and loss logs. Three methods cover every kind of term: adversarial examples + MAS (accurate), retain batches
-# (neggrad+), a saliency mask with Adam (relabel). Rank 1 is handed a different model, and must still agree.
+# (neggrad+), a saliency mask with Adam (relabel), the simulated relearning step (its direction is the global batch's).
+# Rank 1 is handed a different model, and must still agree.
 UNLEARN_WORKER = '''
 import json, os, sys, torch
 from forgetting.unlearn import forget
@@ -110,7 +111,8 @@ def unlearn_job():
     common = dict(steps=6, eval_every=3, stop_gain=None, lr=1e-2, batch_forget=4, batch_adv=4, batch_retain=4, progress=False)
     return {'accurate': (net, fs, None, dict(method='accurate', n_adv=2, adv_steps=2, **common)),
             'neggrad+': (net, fs, rs, dict(method='neggrad+', **common)),
-            'relabel': (net, fs, None, dict(method='relabel', **common))}
+            'relabel': (net, fs, None, dict(method='relabel', **common)),
+            'neggrad + relearn step': (net, fs, None, dict(method='neggrad', relearn_step=1e-3, **common))}
 '''
 
 
