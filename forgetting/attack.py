@@ -566,18 +566,20 @@ def minimal_norms_markdown(result:dict) -> str:
 def minimal_norm_change(before:dict, # `minimal_norms` of the original model
                         after:dict, # `minimal_norms` of the defended model, same suite
                         n_boot:int=2000, seed:int=0, # bootstrap
-                       ) -> dict: # ratio (geometric mean after/before), low, high (95%), both (images where both succeeded), n
-    "How much larger (ratio > 1) the defended model's minimal perturbations are, over the images where both attacks succeeded."
+                       ) -> dict: # ratio (geometric mean after/before), low, high (95%), both (images where both succeeded), n, and
+                                  # zero_before/zero_after: images already `drop` dB down with no perturbation (norm 0), outside the ratio
+    "How much larger (ratio > 1) the defended model's minimal perturbations are, over the images where both attacks needed one and succeeded."
     key = lambda r: (r['task'], r['index'])
     a = {key(r): r['norm'] for r in before['images']}
     pairs = [(a[key(r)], r['norm']) for r in after['images'] if key(r) in a]
     if len(pairs) != len(before['images']): raise ValueError("the two minimal-norm tables are not on the same images")
-    logs = np.array([math.log(y / x) for x, y in pairs if math.isfinite(x) and math.isfinite(y)])
-    if len(logs) < 2: return dict(ratio=float('nan'), low=float('nan'), high=float('nan'), both=len(logs), n=len(pairs))
+    zeros = dict(zero_before=sum(x == 0 for x, _ in pairs), zero_after=sum(y == 0 for _, y in pairs))
+    logs = np.array([math.log(y / x) for x, y in pairs if 0 < x < math.inf and 0 < y < math.inf])
+    if len(logs) < 2: return dict(ratio=float('nan'), low=float('nan'), high=float('nan'), both=len(logs), n=len(pairs), **zeros)
     g = np.random.default_rng(seed)
     boot = [logs[g.integers(len(logs), size=len(logs))].mean() for _ in range(n_boot)]
     return dict(ratio=math.exp(logs.mean()), low=math.exp(np.percentile(boot, 2.5)), high=math.exp(np.percentile(boot, 97.5)),
-                both=len(logs), n=len(pairs))
+                both=len(logs), n=len(pairs), **zeros)
 
 # %% ../nbs/04_attack.ipynb #a84b00f8
 def _save_figure(fig:plt.Figure, path:str|Path|None, overwrite:bool) -> plt.Figure:
