@@ -44,6 +44,7 @@ def study_rows():
             *ablations,
             ('relabel', 'baseline', options_of('relabel'), (0,)),
             ('task-negation', 'baseline', options_of('task-negation'), SEEDS),
+            ('ssd', 'baseline', options_of('ssd'), SEEDS),
             ('relabel @0.25', 'retain data', retain('relabel', 0.25), SEEDS),
             ('neggrad+ @0.25', 'retain data', retain('neggrad+', 0.25), SEEDS),
             ('accurate-fast + retain descent @0.25', 'retain data', retain('accurate-fast', 0.25, fast4), (0,)),

@@ -34,7 +34,8 @@ def image_passes(history:dict, # from `forgetting.unlearn.forget`
     pgd = n_a * (c['adv_steps'] if c['adv_eps'] else 0) + n_a / 3 if n_a else 0    # PGD steps + the original's labels
     importance = (n_f + (n_a / max(c['n_adv'], 1) if c['importance_mode'] == 'contrast' else 0)) if c['importance'] else 0
     n_d = history.get('n_proxy', 0)                                                  # proxy-retain inputs, labelled by the original
-    prep = pgd + importance + (n_f if c['saliency'] else 0) + c['adapt_steps'] * c['batch_forget'] + n_d / 3
+    dampening = n_f + n_d if c.get('dampen') else 0                                  # importance on the forget and proxy-retain inputs
+    prep = pgd + importance + dampening + (n_f if c['saliency'] else 0) + c['adapt_steps'] * c['batch_forget'] + n_d / 3
     per_step = c['batch_forget'] + (c['batch_adv'] if n_a else 0) + (c['batch_retain'] if c['retain_weight'] else 0) + (c.get('batch_distill', 0) if n_d else 0) + (2 * c['batch_forget'] if c.get('relearn_step') else 0)
     return prep + steps * per_step + len(history['evals']) * min(c['eval_size'], n_f) / 3
 

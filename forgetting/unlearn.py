@@ -27,7 +27,8 @@ __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'R
            'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'relearned_forget_',
            'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop', 'check_forget_tasks', 'retained_tasks',
            'adversarial_starts', 'labelled_sets', 'saliency_mask', 'adapted_weights', 'prepare_context',
-           'task_negation', 'check_job', 'forget', 'reinitialise', 'retrain']
+           'task_negation', 'dampening_factors', 'selective_dampening', 'check_job', 'forget', 'reinitialise',
+           'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -60,6 +61,7 @@ class UnlearnConfig:
     adapt_steps:int=0 # baseline (adapt-then-unlearn): descent steps adapting a copy to the forget set
     repel:float=0.0 # baseline (adapt-then-unlearn): weight of the inverse-L2 repulsion from the adapted copy
     negation:float=0.0 # baseline (task-vector negation, Ilharco et al. 2023): >0: no loop; theta0 - alpha (theta_adapted - theta0), alpha from this scale up (`task_negation`)
+    dampen:float=0.0 # baseline (label-free SSD, Foster et al. 2024): >0: no loop; weights whose forget importance exceeds alpha x their proxy-retain importance are scaled by min(dampen x the ratio, 1), alpha by the stop rule (`selective_dampening`)
     # resistance to relearning
     relearn_step:float=0.0 # ours: >0: the forget term is also taken after a simulated relearning step that moves every weight this far (`relearned_forget_`; sharpness-aware, Fan et al. 2025)
     # the stop rule and the guards
@@ -92,7 +94,7 @@ UNLEARN_RULES = dict( # field -> `check_field` rule: the allowed values of every
     adv_target=dict(choices=('clean', 'output')), adv_source=dict(choices=('forget', 'proxy-retain', 'retain')),
     importance=dict(kind=bool), importance_mode=dict(choices=('mas', 'contrast')), lam=dict(kind=float, low=0),
     distill=dict(kind=float, low=0), batch_distill=_nat, retain_weight=dict(kind=float, low=0), batch_retain=_nat, saliency=_frac,
-    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), relearn_step=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
+    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), relearn_step=dict(kind=float, low=0), dampen=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
     eval_size=_nat, explode=_pos, steps=_nat, lr=_pos, optimizer=dict(choices=('sgd', 'adam')), momentum=dict(kind=float, low=0, high=0.999),
     schedule=dict(choices=('constant', 'linear', 'cosine')), patch_size=dict(kind=int, low=8, none=True), max_items=_nat,
     seed=dict(kind=int, low=0), device=dict(kind=str, none=True))
@@ -127,6 +129,9 @@ BASELINES = {
     'adapt-then-unlearn': dict(forget_loss='none', adversarial=False, importance=False, retain_weight=1.0, adapt_steps=50, repel=1e-3, optimizer='adam'),
     # task-vector negation: fine-tune a copy on the forget set, subtract alpha x its task vector; alpha by the default's stop rule
     'task-negation': dict(forget_loss='none', adversarial=False, importance=False, adapt_steps=100, negation=1.0, optimizer='adam', stop_gain=0.25),
+    # label-free selective synaptic dampening: shrink the weights far more important for the forget inputs than for proxy-retain
+    # ones; no optimiser steps; the selection threshold alpha by the default's stop rule
+    'ssd': dict(forget_loss='none', adversarial=False, importance=False, dampen=1.0, stop_gain=0.25),
 }
 ABLATIONS = {   # name -> (recipe, the fields that remove one part)
     'accurate -adv': ('accurate', dict(adversarial=False)),
@@ -656,7 +661,7 @@ def labelled_sets(f0:nn.Module, # the frozen original (labels the adversarial an
     if adversarial: sets['adversarial'] = adversarial_examples(f0, *starts, k=cfg.n_adv, eps=cfg.adv_eps, steps=cfg.adv_steps,
                                                                target=cfg.adv_target, seed=cfg.seed, ranks=ranks)
     if retain is not None and cfg.retain_weight > 0: sets['retain'] = tuple(retain[:2])
-    if cfg.distill > 0:
+    if cfg.distill > 0 or cfg.dampen > 0:
         xd = proxy_retain_inputs(yf, retained_tasks(cfg, forget_tasks, trained_tasks), cfg.seed + 7)
         sets['proxy'] = (xd, _outputs(f0, xd).cpu())
     return sets, forget_tasks, None if starts is None else starts[0]
@@ -737,6 +742,49 @@ def task_negation(model:nn.Module, # the copy being unlearned (its weights are t
     hist.update(scale=final)
     return _outcome(hist, cfg, gain, len(hist['evals']) if final else 0)
 
+# %% ../nbs/05_unlearn.ipynb #a9406461
+def dampening_factors(forget_importance:dict, retain_importance:dict, # name -> mean importance on the forget and the proxy-retain inputs
+                      alpha:float, # selection: weights with I_f > alpha x I_r
+                      lam:float=1.0, # dampening: the selected weights are scaled by min(lam x I_r / I_f, 1)
+                     ) -> dict: # name -> factors in [0, 1]
+    "SSD's per-weight factors: min(lam x I_r / I_f, 1) where I_f > alpha x I_r, 1 elsewhere."
+    return {k: torch.where(f > alpha * retain_importance[k], (lam * retain_importance[k] / f.clamp_min(1e-30)).clamp(max=1.0), torch.ones_like(f))
+            for k, f in forget_importance.items()}
+
+def selective_dampening(model:nn.Module, # the copy being unlearned (its weights are theta0; modified in place)
+                        cfg:UnlearnConfig, # `dampen` (lambda) and the stop rule
+                        sets:dict, # 'forget' (importance and the check batch) and 'proxy' (importance) inputs
+                        ranks:tuple[int, int]=(0, 1),
+                        alphas:tuple=tuple(2.0 ** -i for i in range(-10, 11)), # selection thresholds tried, fewest weights first
+                        bisections:int=4, # then bisect (geometrically) between the last alpha that missed and the first that met
+                       ) -> dict: # history: every alpha tried is an `evals` entry (with `alpha` and the weights `dampened`); no `steps`
+    "Label-free SSD: theta0 x `dampening_factors`, alpha the largest found whose forget gain meets the stop rule."
+    theta0, guard = {k: p.detach().clone() for k, p in model.named_parameters()}, DivergenceGuard(model, cfg.output_range, cfg.explode)
+    mean_importance = lambda x: {k: v / len(x) for k, v in mas_importance(model, x, ranks=ranks).items()}
+    i_f, i_r = mean_importance(sets['forget'][0]), mean_importance(sets['proxy'][0])
+    xe, ye = (t[:cfg.eval_size] for t in sets['forget'])
+    hist = dict(steps=[], evals=[], stop_reason=f'no alpha down to {alphas[-1]:g} met the stop rule', stop_step=0, alpha=None)
+    @torch.no_grad()
+    def at(alpha): # the forget gain with these factors, or None when the outputs leave the image range
+        factors = dampening_factors(i_f, i_r, alpha, cfg.dampen) if alpha is not None else {k: 1.0 for k in theta0}
+        for k, q in model.named_parameters(): q.copy_(theta0[k] * factors[k])
+        gain, mean = rank0_values(forget_gain(model, xe, ye), ranks, _device_of(model, cfg.device))
+        dampened = 0 if alpha is None else int(sum((f < 1).sum() for f in factors.values()))
+        hist['evals'].append(dict(step=len(hist['evals']), alpha=alpha, dampened=dampened, forget_gain=gain))
+        return None if guard.check_problem(mean, 0) else gain
+    meets = lambda alpha: (gain := at(alpha)) is not None and gain <= cfg.stop_gain
+    hi = next((i for i, a in enumerate(alphas) if meets(a)), None)
+    if hi is None: return _outcome(hist, cfg, at(None), 0)         # none met it: the original weights back
+    lo, hi = (alphas[hi - 1] if hi else None), alphas[hi]           # lo missed (fewer weights), hi met
+    for _ in range(bisections if lo is not None else 0):
+        mid = math.sqrt(lo * hi)
+        if meets(mid): hi = mid
+        else: lo = mid
+    gain = at(hi)                                                   # the chosen factors back in place (bisection moved them)
+    hist.update(stop_reason=f'alpha {hi:.4g}: ' + StopRule(cfg.stop_gain).reason(gain), stop_step=len(hist['evals']) - 1, alpha=hi)
+    return _outcome(hist, cfg, gain, 1)
+
+
 # %% ../nbs/05_unlearn.ipynb #dcf482e7
 def _needs_retain(cfg:UnlearnConfig) -> bool: return cfg.retain_weight > 0 or cfg.adv_source == 'retain' or cfg.repel > 0
 
@@ -752,6 +800,7 @@ def check_job(model:nn.Module, cfg:UnlearnConfig, # the model to unlearn and the
         raise ValueError(f"with distributed=True the model must already be on its rank's device; device={cfg.device!r} would move it")
     if _needs_retain(cfg) and retain_set is None: raise ValueError("these options need retain data: pass retain_set=...")
     if cfg.negation and (cfg.adapt_steps < 1 or cfg.stop_gain is None): raise ValueError("negation needs adapt_steps >= 1 (the task vector) and a stop_gain (to choose its scale)")
+    if cfg.dampen and cfg.stop_gain is None: raise ValueError("dampen needs a stop_gain (to choose which weights to dampen)")
 
 def _make_config(config:UnlearnConfig|None, method:str|None, overrides:dict) -> tuple:
     "(config, recipe name): the recipe `method` (default `DEFAULT_METHOD`) with `overrides`, or `config` with them ('custom')."
@@ -788,7 +837,9 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
     sets, forget_tasks, keep = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, ranks)
     saver = None if state is None else StateFile(state, job_fingerprint(f0, cfg, sets['forget']), save_every, ranks[0])
     ctx = prepare_context(new, f0, cfg, sets['forget'], keep, ranks)
-    hist = task_negation(new, cfg, sets, ctx['theta_adapted'], ranks) if cfg.negation else unlearn_loop(new, cfg, sets, ctx, progress, ranks, saver, stop_at)
+    if cfg.negation: hist = task_negation(new, cfg, sets, ctx['theta_adapted'], ranks)
+    elif cfg.dampen: hist = selective_dampening(new, cfg, sets, ranks)
+    else: hist = unlearn_loop(new, cfg, sets, ctx, progress, ranks, saver, stop_at)
     hist.update(method=name, config=asdict(cfg), forget_tasks=forget_tasks, seconds=time.perf_counter() - t0 + hist.get('seconds_before', 0.0),
                 **{f'n_{k}': len(v[0]) for k, v in sets.items()})
     new.train(model.training)
