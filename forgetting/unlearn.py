@@ -27,8 +27,8 @@ __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'R
            'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'relearned_forget_',
            'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop', 'check_forget_tasks', 'retained_tasks',
            'adversarial_starts', 'labelled_sets', 'saliency_mask', 'adapted_weights', 'prepare_context',
-           'task_negation', 'dampening_factors', 'selective_dampening', 'check_job', 'forget', 'reinitialise',
-           'retrain']
+           'bisect_threshold', 'task_negation', 'dampening_factors', 'selective_dampening', 'check_job', 'forget',
+           'reinitialise', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -707,6 +707,19 @@ def prepare_context(model:nn.Module, f0:nn.Module, cfg:UnlearnConfig, # the copy
     if cfg.adapt_steps > 0: ctx['theta_adapted'] = adapted_weights(model, cfg, xf, yf, ranks)
     return ctx
 
+# %% ../nbs/05_unlearn.ipynb #441efeb0
+def bisect_threshold(meets, # value -> True when the stop rule is met there
+                     lo:float, hi:float, # `meets(hi)` holds, `meets(lo)` does not
+                     n:int, # bisections
+                     geometric:bool=False, # halve in log space (for thresholds tried on a halving sequence)
+                    ) -> float: # the value nearest `lo` found that meets the rule
+    "Bisect between a value that misses the stop rule and one that meets it: `task_negation`'s scale, `selective_dampening`'s alpha."
+    for _ in range(n):
+        mid = math.sqrt(lo * hi) if geometric else (lo + hi) / 2
+        if meets(mid): hi = mid
+        else: lo = mid
+    return hi
+
 # %% ../nbs/05_unlearn.ipynb #9a7a3714
 def task_negation(model:nn.Module, # the copy being unlearned (its weights are theta0; modified in place)
                   cfg:UnlearnConfig, # `negation` (the first scale) and the stop rule
@@ -732,11 +745,7 @@ def task_negation(model:nn.Module, # the copy being unlearned (its weights are t
         if gain is None: break
         if gain <= cfg.stop_gain: hi = scale; break
         lo = scale
-    for _ in range(bisections if hi is not None else 0):
-        mid = (lo + hi) / 2; gain = at(mid)
-        if gain is not None and gain <= cfg.stop_gain: hi = mid
-        else: lo = mid
-    final = hi if hi is not None else lo
+    final = lo if hi is None else bisect_threshold(lambda v: (g := at(v)) is not None and g <= cfg.stop_gain, lo, hi, bisections)
     gain = at(final)                       # the chosen weights back in place (bisection moved them)
     if hi is not None: hist.update(stop_reason=f'scale {final:.4g}: ' + StopRule(cfg.stop_gain).reason(gain), stop_step=len(hist['evals']) - 1)
     hist.update(scale=final)
@@ -775,11 +784,8 @@ def selective_dampening(model:nn.Module, # the copy being unlearned (its weights
     meets = lambda alpha: (gain := at(alpha)) is not None and gain <= cfg.stop_gain
     hi = next((i for i, a in enumerate(alphas) if meets(a)), None)
     if hi is None: return _outcome(hist, cfg, at(None), 0)         # none met it: the original weights back
-    lo, hi = (alphas[hi - 1] if hi else None), alphas[hi]           # lo missed (fewer weights), hi met
-    for _ in range(bisections if lo is not None else 0):
-        mid = math.sqrt(lo * hi)
-        if meets(mid): hi = mid
-        else: lo = mid
+    if hi: hi = bisect_threshold(meets, alphas[hi - 1], alphas[hi], bisections, geometric=True)   # between the alpha that missed and the one that met
+    else: hi = alphas[0]
     gain = at(hi)                                                   # the chosen factors back in place (bisection moved them)
     hist.update(stop_reason=f'alpha {hi:.4g}: ' + StopRule(cfg.stop_gain).reason(gain), stop_step=len(hist['evals']) - 1, alpha=hi)
     return _outcome(hist, cfg, gain, 1)
