@@ -2,6 +2,9 @@
 
     python benchmarks/forgetting_study.py --out figures/study --jobs 2
 
+Rows run apart (`--only`, into their own --out) come together with `--merge FOLDER ... --out FOLDER`: one report of
+every row (the seed spreads and the targets recomputed, and the frontier figure).
+
 Each row is a list of `forgetting unlearn` options, parsed by the command's own parser and run by its own code
 (`forgetting.cli.run_forget`), so the command printed beside the row in the report repeats it exactly:
 
@@ -16,7 +19,7 @@ moved and what each retained task lost, for GA only, the published recipe and th
 The options of the default were chosen on a validation suite of the training photos (`benchmarks/option_search.py`),
 never on these test photos.
 """
-import argparse, copy, json, os, shlex, subprocess, sys, time
+import argparse, copy, json, os, re, shlex, subprocess, sys, time
 from pathlib import Path
 import torch, torch.nn.functional as F
 
@@ -29,10 +32,24 @@ def options_of(recipe:str, changes:dict|None=None) -> list[str]:
     return ['--method', recipe] + [a for k, v in (changes or {}).items() for a in ('--set', f'{k}={json.dumps(v)}')]
 
 
-def study_rows():
-    "Every (row, group, `forgetting unlearn` options, seeds) of the study: the library's recipe and ablation tables, and retain-data rows."
+BLOCKS = dict( # block of PromptIR/AdaIR -> the pattern of its top-level module names
+    encoder=r'patch_embed|encoder_level\d+|down\d+_\d+', latent=r'latent', prompts=r'prompt\d+|noise_level\d+|reduce_noise_level\d+',
+    frequency=r'fre\d+', decoder=r'up\d+_\d+|reduce_chan_level\d+|decoder_level\d+', output=r'refinement|output')
+
+
+def model_blocks(model) -> dict:
+    "Block -> its top-level modules (`update_only` paths) for the blocks the model has; every module must fall in one block."
+    top = list(dict.fromkeys(k.split('.')[0] for k, _ in model.named_parameters()))
+    blocks = {b: [n for n in top if re.fullmatch(p, n)] for b, p in BLOCKS.items()}
+    if left := [n for n in top if not any(n in ns for ns in blocks.values())]: sys.exit(f"modules outside every block of BLOCKS: {left}")
+    return {b: ns for b, ns in blocks.items() if ns}
+
+
+def study_rows(blocks:dict|None=None):
+    """Every (row, group, `forgetting unlearn` options, seeds) of the study: the library's recipe and ablation tables, retain-data rows,
+    and with `blocks` (`model_blocks`) the default restricted to each block of the architecture."""
     from forgetting.unlearn import ABLATIONS, DEFAULT_METHOD
-    three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps', 'pass-through-distill +relearn step')
+    three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps', 'pass-through-distill +relearn step', 'pass-through-distill +perturb 0.3')
     ablations = [(n, 'ablation', options_of(r, ch), SEEDS if n in three else (0,)) for n, (r, ch) in ABLATIONS.items()]
     retain = lambda recipe, f, extra=None: options_of(recipe, {**(extra or {}), 'retain_weight': 1.0}) + ['--retain-fraction', str(f)]
     fast4 = dict(batch_retain=4)
@@ -42,6 +59,7 @@ def study_rows():
             ('accurate-proxy', 'ours', options_of('accurate-proxy'), (0,)),
             ('accurate-fast + distill', 'ours', options_of('accurate-fast', dict(distill=3.0)), (0,)),
             *ablations,
+            *[(f'{DEFAULT_METHOD}, only {b}', 'architecture-aware', options_of(DEFAULT_METHOD, dict(update_only=ns)), (0,)) for b, ns in (blocks or {}).items()],
             ('relabel', 'baseline', options_of('relabel'), (0,)),
             ('task-negation', 'baseline', options_of('task-negation'), SEEDS),
             ('ssd', 'baseline', options_of('ssd'), SEEDS),
@@ -53,11 +71,11 @@ def study_rows():
             ('accurate-fast + retain descent @0.50', 'retain data', retain('accurate-fast', 0.5, fast4), (0,))]
 
 
-def runs(only=None, exact=False):
+def runs(only=None, exact=False, blocks=None):
     "(row name, recipe, group, options, seed) of every run; `only`: ';'-separated substrings (`exact`: names) of recipes to keep."
     keep = lambda r: not only or any((o == r) if exact else (o in r) for o in only.split(';'))
     return [(f'{r} seed {s}' if len(seeds) > 1 else r, r, g, opts + ['--seed', str(s)], s)
-            for r, g, opts, seeds in study_rows() if keep(r) for s in seeds]
+            for r, g, opts, seeds in study_rows(blocks) if keep(r) for s in seeds]
 
 
 def command(args, options) -> str:
@@ -166,6 +184,32 @@ def forget_term_alignment(model, photos, forget_task, tasks, kinds=('ascent', 'p
     return {k: {t: F.cosine_similarity(grad(forget_term(model(xf), xf, yf, k)), g, dim=0).item() for t, g in gt.items()} for k in kinds}
 
 
+def projection_check(original, relearn_set, rt, n=64, steps=40) -> dict:
+    """Why gradient projection keeps little: how much of each gradient at theta0 lies in the span of the basis (n per-sample
+    retained-loss gradients of the seed-0 job's proxy-retain pairs), and what `steps` steps of pass-through without the
+    distillation do to the retained L1 on the basis's own images and on other ones, with and without the projection."""
+    from forgetting.data import PatchDataset
+    from forgetting.unlearn import as_pairs, proxy_retain_inputs, retained_basis, forget_term, forget
+    m = copy.deepcopy(original.model).eval()
+    xf, yf, _ = as_pairs(relearn_set); xd = proxy_retain_inputs(yf, rt, 7)            # the seed-0 job's proxy-retain pairs
+    xh, yh, _ = as_pairs(PatchDataset(relearn_set.photos, relearn_set.tasks, patch_size=xf.shape[-1], length=16, seed=11))
+    xo = proxy_retain_inputs(yh, rt, 17)                                                # other patches, other draws
+    B, params = retained_basis(m, xd, yf, n), [p for p in m.parameters() if p.requires_grad]
+    def covered(loss):
+        g = torch.cat([x.flatten() for x in torch.autograd.grad(loss, params)])
+        return ((B.T @ g).norm() / g.norm()).item()
+    out = dict(directions=B.shape[1], coverage=dict(pass_through=covered(forget_term(m(xf[:8]), xf[:8], yf[:8], 'pass-through')),
+                                                    ascent=covered(forget_term(m(xf[:8]), xf[:8], yf[:8], 'ascent')),
+                                                    basis_images=covered(F.l1_loss(m(xd), yf)), other_images=covered(F.l1_loss(m(xo), yh))))
+    l1 = lambda net: {k: F.l1_loss(net(x), y).item() for k, (x, y) in dict(basis_images=(xd, yf), other_images=(xo, yh)).items()}
+    with torch.no_grad(): out['retained_l1'] = {'original': l1(m)}
+    for name, dirs in (('without projection', 0), ('with projection', n)):
+        new, _ = forget(original.model, relearn_set, trained_tasks=original.tasks, method='pass-through-distill', distill=0.0,
+                        retain_directions=dirs, steps=steps, stop_gain=None, progress=False)
+        with torch.no_grad(): out['retained_l1'][name] = l1(new.eval())
+    return out
+
+
 def plot_why(rep, path):
     "Why the default keeps the retained tasks: where each recipe moved the weights, and what each retained task lost."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt, numpy as np
@@ -202,6 +246,39 @@ def seeds_markdown(rep) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def study_markdown(rep) -> str:
+    "The study report as markdown: every row, the seed spreads, the targets and the diagnostics."
+    from forgetting.report import report_markdown, targets_markdown
+    setup, align = rep['setup'], rep['diagnostics']['gradient_alignment']
+    n, tasks = len(rep['image_names']), list(dict.fromkeys(rep['image_tasks']))
+    return (f"# Forgetting {', '.join(rep['forget_tasks'])}: every method on the study pair\n\nModels: `{setup['original']}` and `{setup['retrained']}` "
+          f"({setup['layout']} layout). Each row is the `forgetting unlearn` command in its `command` entry of the JSON; the main recipes ran on seeds {list(SEEDS)}. "
+          f"Test suite: {n} images ({n // len(tasks)} per task: 2 x 2 crops of 128 px of each test photo). "
+          "Intervals are bootstrap 95% intervals of the paired per-image differences (crops of one photo are correlated, so they are optimistic).\n\n"
+          + report_markdown(rep) + '\n## Seeds\n\n' + seeds_markdown(rep) + '\n## Targets\n\nCompute = image forward+backward passes of the run '
+          '(adversarial examples, importance, checks included) over retraining\'s (steps x batch).\n\n' + targets_markdown(rep['targets'])
+          + f"\nGradient alignment (cosine of L1 gradients at the original weights, {rep['forget_tasks'][0]} vs task): "
+          + ', '.join(f'{k} {v:+.3f}' for k, v in align.items())
+          + '. Forget-term gradient vs each task\'s L1 gradient (negative: a step on the forget term raises that task\'s loss): '
+          + '; '.join(f'{k}: ' + ', '.join(f'{t} {v:+.3f}' for t, v in d.items()) for k, d in rep['diagnostics']['forget_term_alignment'].items()) + '\n\nLargest relative parameter changes: '
+          + '; '.join(f"{k}: " + ', '.join(f'{n} {v:.3f}' for n, v in ch.items()) for k, ch in rep['diagnostics']['layer_changes'].items()) + '\n'
+          + projection_markdown(rep['diagnostics'].get('projection')))
+
+
+def projection_markdown(d) -> str:
+    if d is None: return ''
+    c, l1 = d['coverage'], d['retained_l1']
+    return (f"\nGradient projection (`projection_check`): share of each gradient's norm at theta0 inside the span of the {d['directions']} "
+            "retained-loss gradients: " + ', '.join(f'{k.replace("_", " ")} {v:.2f}' for k, v in c.items()) + '. Retained L1 of 40 steps of '
+            'pass-through without the distillation: ' + '; '.join(f"{k}: " + ', '.join(f'{i.replace("_", " ")} {v:.4f}' for i, v in x.items()) for k, x in l1.items()) + '\n')
+
+
+def frontier_points(rep) -> list:
+    return [dict(name=k, group=r.get('group', k), forget_gap=r['forget_gap'], retain_change=r['retain_change'], retain_low=r['retain']['low'],
+                 retain_high=r['retain']['high'], compute=r.get('compute'), relearn_steps=r.get('relearn_steps'))
+            for k, r in rep['rows'].items() if k != 'retrained']
+
+
 def report(args, todo):
     "The forgetting report of every cached row, with the seed spreads, the targets table, diagnostics and figures."
     from forgetting.model import load_model
@@ -224,7 +301,7 @@ def report(args, todo):
                             retrain=retrain_cost(retrained.card), relearn_set=relearn_set, progress=False)
     for name, recipe, group, options, seed in todo:
         rep['rows'][name].update(recipe=recipe, group=group, seed=seed, command=models[name][1]['command'])
-    recipes = {r: [n for n, rr, *_ in todo if rr == r] for r, _, _, seeds in study_rows() if len(seeds) > 1}
+    recipes = {r: [n for n, rr, *_ in todo if rr == r] for r, _, _, seeds in study_rows(args.blocks) if len(seeds) > 1}
     rep['seeds'] = {r: {**seed_summary([rep['rows'][n] for n in names]), 'rows': names} for r, names in recipes.items() if len(names) > 1}
     rep['targets'] = targets_table(rep)
     train_photos = bundled_split()[0]
@@ -233,32 +310,56 @@ def report(args, todo):
                               forget_term_alignment=forget_term_alignment(original.model, train_photos, ft[0], rt),
                               layer_changes={k: layer_changes(models[k][0], original.model) for k in why},
                               group_changes={k: group_changes(models[k][0], original.model) for k in why})
+    if any('retain_directions' in ' '.join(o) for *_, o, _ in todo): rep['diagnostics']['projection'] = projection_check(original, relearn_set, rt)
     rep['setup'] = dict(original=args.original, retrained=args.retrained, layout=layout, suite="forgetting.data.bundled_suite('test')",
                         membership=f"forgetting.report.membership_sets({ft}, {layout!r})", relearn_set='the seed-0 forget set of `forgetting unlearn`')
-    align = rep['diagnostics']['gradient_alignment']
-    md = (f"# Forgetting {args.forget}: every method on the study pair\n\nModels: `{args.original}` and `{args.retrained}` ({layout} layout). "
-          f"Each row is the `forgetting unlearn` command in its `command` entry of the JSON; the main recipes ran on seeds {list(SEEDS)}. "
-          f"Test suite: {len(suite)} images ({len(suite) // len(suite.tasks)} per task: 2 x 2 crops of 128 px of each test photo). "
-          "Intervals are bootstrap 95% intervals of the paired per-image differences (crops of one photo are correlated, so they are optimistic).\n\n"
-          + report_markdown(rep) + '\n## Seeds\n\n' + seeds_markdown(rep) + '\n## Targets\n\nCompute = image forward+backward passes of the run '
-          '(adversarial examples, importance, checks included) over retraining\'s (steps x batch).\n\n' + targets_markdown(rep['targets'])
-          + f"\nGradient alignment (cosine of L1 gradients at the original weights, {ft[0]} vs task): "
-          + ', '.join(f'{k} {v:+.3f}' for k, v in align.items())
-          + '. Forget-term gradient vs each task\'s L1 gradient (negative: a step on the forget term raises that task\'s loss): '
-          + '; '.join(f'{k}: ' + ', '.join(f'{t} {v:+.3f}' for t, v in d.items()) for k, d in rep['diagnostics']['forget_term_alignment'].items()) + '\n\nLargest relative parameter changes: '
-          + '; '.join(f"{k}: " + ', '.join(f'{n} {v:.3f}' for n, v in ch.items()) for k, ch in rep['diagnostics']['layer_changes'].items()) + '\n')
+    md = study_markdown(rep)
     save_report(rep, out / 'forgetting_report.json', overwrite=True, markdown=md)
     main = [n for n in (f'{DEFAULT_METHOD} seed 0', 'accurate (published) seed 0', 'accurate-fast seed 0', 'GA only seed 0', 'relabel @0.25 seed 0', 'neggrad+ @0.25 seed 0') if n in models]
     plot_results({k: rep['results'][k] for k in ['original', 'retrained', *main[:3]]}, metric='psnr', path=out / 'forgetting_tasks.png',
                  overwrite=True, title=f'Forgetting {args.forget}: per-task PSNR')
     grid = {'original': original.model, **{k: models[k][0] for k in main[:2]}, 'retrained': retrained.model}
     forgetting_grid(grid, suite, ft + ['rain', 'noise25'], out / 'forgetting_grid.png', overwrite=True)
-    pts = [dict(name=k, group=r.get('group', k), forget_gap=r['forget_gap'], retain_change=r['retain_change'],
-                retain_low=r['retain']['low'], retain_high=r['retain']['high']) for k, r in rep['rows'].items() if k != 'retrained']
-    plot_frontier(pts, out / 'forgetting_frontier.png', overwrite=True)
+    plot_frontier(frontier_points(rep), out / 'forgetting_frontier.png', overwrite=True)
     plot_changes(rep, main + ['retrained'], out / 'forgetting_changes.png', overwrite=True)
     if len(why) > 1: plot_why(rep, out / 'forgetting_why.png')
     print(md)
+
+
+SHARED = ('forget_tasks', 'retain_tasks', 'retrain', 'image_names', 'image_tasks', 'setup')   # what reports must share to be merged
+
+
+def merged(reports:dict) -> dict:
+    """One report of the rows of several study reports of the same pair and suite (folder -> report JSON): rows compare
+    image by image across them. The first report's diagnostics are kept; the seed spreads and the targets are recomputed."""
+    from forgetting.report import targets_table, seed_summary
+    (first, rep), *rest = reports.items()
+    rep = copy.deepcopy(rep)
+    for folder, other in rest:
+        if bad := [k for k in SHARED if other[k] != rep[k]]: sys.exit(f"{folder}: its {bad[0]} differs from {first}'s: not the same study")
+        for name, row in other['rows'].items():
+            if name not in rep['rows']: rep['rows'][name] = row
+            elif max(abs(a - b) for a, b in zip(rep['rows'][name]['images'], row['images'])) > 1e-3:   # thread counts move the last digits
+                sys.exit(f"{folder}: row {name!r} differs from the one of an earlier folder by more than 1e-3 dB on some image")
+    recipes = {}
+    for name, row in rep['rows'].items():
+        if 'recipe' in row: recipes.setdefault(row['recipe'], []).append(name)
+    rep['seeds'] = {r: {**seed_summary([rep['rows'][n] for n in names]), 'rows': names} for r, names in recipes.items() if len(names) > 1}
+    rep['targets'] = targets_table(rep)
+    return rep
+
+
+def merge(args):
+    "Write the merged report of --merge's folders into --out: JSON, markdown and the frontier figure."
+    from forgetting.evaluate import load_json
+    from forgetting.report import save_report, plot_frontier
+    reports = {d: load_json(Path(d) / 'forgetting_report.json', 'study report') for d in args.merge}   # all read before anything is written
+    rep, out = merged(reports), Path(args.out)
+    if len(reports) > 1: rep['merged_from'] = list(args.merge)
+    out.mkdir(parents=True, exist_ok=True)
+    save_report(rep, out / 'forgetting_report.json', overwrite=True, markdown=study_markdown(rep))
+    plot_frontier(frontier_points(rep), out / 'forgetting_frontier.png', overwrite=True)
+    print(f"{len(rep['rows'])} rows from {len(reports)} reports -> {out}")
 
 
 def main(argv=None):
@@ -273,11 +374,16 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=2, help='rows run at once (one thread each)')
     p.add_argument('--threads', type=int, default=2, help='threads of the report process')
     p.add_argument('--report-only', action='store_true', help='report the cached rows only')
+    p.add_argument('--merge', nargs='+', default=None, metavar='FOLDER',
+                   help='merge the reports in these folders (same pair and suite) into --out, recomputing the seeds and targets; runs nothing')
     p.add_argument('--one', default=None, help=argparse.SUPPRESS)
     p.add_argument('--options', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one: torch.set_num_threads(1); return run_one(args, args.one, json.loads(args.options))
-    todo = runs(args.only, args.exact)
+    if args.merge: return merge(args)
+    from forgetting.model import load_model
+    args.blocks = model_blocks(load_model(ROOT / args.original, None, 'cpu').model)
+    todo = runs(args.only, args.exact, args.blocks)
     if not args.report_only: run_missing(args, todo)
     report(args, [r for r in todo if (Path(args.cache) / f'{slug(r[0])}.json').exists()])
 

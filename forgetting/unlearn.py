@@ -24,11 +24,11 @@ __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'R
            'STATE_FORMAT', 'UnlearnConfig', 'check_config', 'ablation', 'as_pairs', 'used_batches', 'check_world_size',
            'mas_importance', 'anchoring_weights', 'forget_anchoring', 'scaled_eps', 'adversarial_examples',
            'proxy_retain_inputs', 'forget_term', 'importance_term', 'repel_term', 'unlearn_loss', 'accurate_loss',
-           'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'relearned_forget_',
-           'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop', 'check_forget_tasks', 'retained_tasks',
-           'adversarial_starts', 'labelled_sets', 'saliency_mask', 'adapted_weights', 'prepare_context',
-           'bisect_threshold', 'task_negation', 'dampening_factors', 'selective_dampening', 'check_job', 'forget',
-           'reinitialise', 'retrain']
+           'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'update_step', 'module_mask', 'retained_basis',
+           'project_step_', 'relearned_forget_', 'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop',
+           'check_forget_tasks', 'retained_tasks', 'adversarial_starts', 'labelled_sets', 'saliency_mask',
+           'adapted_weights', 'prepare_context', 'bisect_threshold', 'task_negation', 'dampening_factors',
+           'selective_dampening', 'check_job', 'reinitialise', 'shrink_perturb_', 'forget', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -62,7 +62,11 @@ class UnlearnConfig:
     repel:float=0.0 # baseline (adapt-then-unlearn): weight of the inverse-L2 repulsion from the adapted copy
     negation:float=0.0 # baseline (task-vector negation, Ilharco et al. 2023): >0: no loop; theta0 - alpha (theta_adapted - theta0), alpha from this scale up (`task_negation`)
     dampen:float=0.0 # baseline (label-free SSD, Foster et al. 2024): >0: no loop; weights whose forget importance exceeds alpha x their proxy-retain importance are scaled by min(dampen x the ratio, 1), alpha by the stop rule (`selective_dampening`)
+    # selective updates: no retain data
+    update_only:tuple|None=None # ours (architecture-aware restriction): only parameters under these module paths move, e.g. ('prompt1', 'noise_level1'); None: every parameter
+    retain_directions:int=0 # ours (after Orthogonal Gradient Descent, Farajtabar et al. 2020): >0: every step is made orthogonal to the span of this many per-sample gradients of the retained loss on proxy-retain pairs at theta0 (`retained_basis`)
     # resistance to relearning
+    perturb:float=0.0 # ours (after noise-then-distil, Lee et al. 2025, and shrink-and-perturb, Ash & Adams 2020): >0: the loop starts this fraction of the way from theta0 to a fresh initialisation (`shrink_perturb_`)
     relearn_step:float=0.0 # ours: >0: the forget term is also taken after a simulated relearning step that moves every weight this far (`relearned_forget_`; sharpness-aware, Fan et al. 2025)
     # the stop rule and the guards
     stop_gain:float|None=0.0 # ours: stop once the forget gain (dB) is at or below this (None: run all steps)
@@ -94,7 +98,7 @@ UNLEARN_RULES = dict( # field -> `check_field` rule: the allowed values of every
     adv_target=dict(choices=('clean', 'output')), adv_source=dict(choices=('forget', 'proxy-retain', 'retain')),
     importance=dict(kind=bool), importance_mode=dict(choices=('mas', 'contrast')), lam=dict(kind=float, low=0),
     distill=dict(kind=float, low=0), batch_distill=_nat, retain_weight=dict(kind=float, low=0), batch_retain=_nat, saliency=_frac,
-    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), relearn_step=dict(kind=float, low=0), dampen=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
+    adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), relearn_step=dict(kind=float, low=0), perturb=_frac, retain_directions=dict(kind=int, low=0), dampen=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
     eval_size=_nat, explode=_pos, steps=_nat, lr=_pos, optimizer=dict(choices=('sgd', 'adam')), momentum=dict(kind=float, low=0, high=0.999),
     schedule=dict(choices=('constant', 'linear', 'cosine')), patch_size=dict(kind=int, low=8, none=True), max_items=_nat,
     seed=dict(kind=int, low=0), device=dict(kind=str, none=True))
@@ -103,10 +107,13 @@ def check_config(cfg:UnlearnConfig):
     "Check every field once, at construction: one line naming the field and its allowed values."
     if isinstance(cfg.output_range, list): cfg.output_range = tuple(cfg.output_range)     # from JSON
     if isinstance(cfg.retain_tasks, list): cfg.retain_tasks = tuple(cfg.retain_tasks)
+    if isinstance(cfg.update_only, (list, str)): cfg.update_only = (cfg.update_only,) if isinstance(cfg.update_only, str) else tuple(cfg.update_only)
     for key, rule in UNLEARN_RULES.items(): check_field(cfg, key, **rule)
     lo, hi = cfg.output_range if len(cfg.output_range) == 2 else (None, None)
     if not (_is_number(lo) and _is_number(hi) and lo < hi): raise ValueError(f"output_range must be (low, high) with finite low < high, got {cfg.output_range!r}")
     if cfg.retain_tasks is not None: check_tasks(cfg.retain_tasks, 'retain_tasks')
+    if cfg.update_only is not None and not (isinstance(cfg.update_only, tuple) and cfg.update_only and all(isinstance(n, str) and n for n in cfg.update_only)):
+        raise ValueError(f"update_only must be None or a non-empty list of module paths (e.g. ['prompt1', 'decoder_level1']), got {cfg.update_only!r}")
 
 # %% ../nbs/05_unlearn.ipynb #a2b1b4cd
 PUBLISHED = {'accurate': {}}   # Su & Zheng 2024, the defaults of `UnlearnConfig`
@@ -143,6 +150,13 @@ ABLATIONS = {   # name -> (recipe, the fields that remove one part)
     # sharpness-aware against relearning (`relearned_forget_`): 10 attacker steps at lr 2e-4, the attack of `relearn_steps`
     'pass-through-distill +relearn step': ('pass-through-distill', dict(relearn_step=2e-3)),
     'pass-through-distill +relearn step, 300 steps': ('pass-through-distill', dict(relearn_step=2e-3, steps=300, stop_gain=None)),
+    # gradient projection (`retained_basis`): every step orthogonal to 64 per-sample retained-loss gradients, with and without the distillation
+    'pass-through-distill +projection': ('pass-through-distill', dict(retain_directions=64)),
+    'pass-through-distill -distill +projection': ('pass-through-distill', dict(distill=0.0, retain_directions=64)),
+    # shrink and perturb (`shrink_perturb_`): start 0.3 (0.2) of the way to a fresh initialisation, then 130 steps at 10x the
+    # learning rate (the compute target's budget); chosen on the validation suite (`figures/relearn_search/`): of the runs that
+    # resist relearning as long as the retrained model there, 0.3 keeps the retained tasks best; 0.2 is the frontier's next point
+    **{f'pass-through-distill +perturb {a}': ('pass-through-distill', dict(perturb=a, lr=1e-3, steps=130, stop_gain=None, eval_every=10)) for a in (0.3, 0.2)},
 }
 RECIPES = {**PUBLISHED, **OPTIONS, **BASELINES}
 METHODS = tuple(RECIPES)
@@ -442,9 +456,10 @@ def draw_batch(sets:dict, # set name -> (inputs, targets) tensors: 'forget' and 
                ranks:tuple[int, int]=(0, 1), # this rank takes its share of each global batch
                device=None, # where the batch goes
               ) -> dict: # set name -> (inputs, targets) of this step
-    "One step's batch: from each set, `batch_*` items drawn with replacement (the global batch); this rank's share."
-    out = {}
+    "One step's batch: from each set the job uses, `batch_*` items drawn with replacement (the global batch); this rank's share."
+    out, used = {}, used_batches(cfg)
     for name, (x, y) in sets.items():
+        if BATCHES[name] not in used: continue     # e.g. proxy-retain inputs kept only for `retained_basis`
         idx = rank_share(torch.randint(0, len(x), (min(getattr(cfg, BATCHES[name]), len(x)),), generator=g), ranks, name)
         out[name] = (x[idx].to(device), y[idx].to(device))
     return out
@@ -466,9 +481,11 @@ def update_step(model:nn.Module, opt:torch.optim.Optimizer, loss:Tensor, # the m
                 ranks:tuple[int, int]=(0, 1), # gradients are averaged over the ranks
                 mask:dict|None=None, # name -> 0/1 gradient mask (`saliency_mask`)
                 extra=None, # called after the backward, adds to the gradients (e.g. `relearned_forget_`); its value is returned
+                basis:Tensor|None=None, # (P, k) orthonormal directions the step must not move along (`retained_basis`)
                ) -> float|None: # what `extra` returned
-    "One optimiser step: backward (and `extra`), gradients averaged over the ranks, the mask applied."
+    "One optimiser step: backward (and `extra`), gradients averaged over the ranks, the mask applied, the step projected off `basis`."
     params = [p for p in model.parameters() if p.requires_grad]
+    before = None if basis is None else [p.detach().clone() for p in params]
     opt.zero_grad(set_to_none=True); loss.backward()
     value = extra() if extra is not None else None
     average_gradients_(params, ranks)
@@ -476,6 +493,7 @@ def update_step(model:nn.Module, opt:torch.optim.Optimizer, loss:Tensor, # the m
         for k, p in model.named_parameters():
             if p.requires_grad and p.grad is not None: p.grad.mul_(mask[k])
     opt.step()
+    if basis is not None: project_step_(params, before, basis)
     return value
 
 def _outcome(hist:dict, cfg:UnlearnConfig, gain:float, last_step:int) -> dict:
@@ -483,6 +501,56 @@ def _outcome(hist:dict, cfg:UnlearnConfig, gain:float, last_step:int) -> dict:
     met = gain <= cfg.stop_gain if cfg.stop_gain is not None else hist['stop_reason'] == 'step limit'
     hist.update(final_gain=gain, moved=last_step > 0, forgot=bool(met and (last_step > 0 or cfg.stop_gain is not None)))
     return hist
+
+# %% ../nbs/05_unlearn.ipynb #3ba30b51
+def _under(name:str, path:str) -> bool: return name == path or name.startswith(path + '.')
+
+def module_mask(model:nn.Module, # the model to unlearn
+                paths, # module paths whose parameters may move, e.g. ('prompt1', 'decoder_level1')
+               ) -> dict: # name -> 0/1 mask, like `saliency_mask`
+    "Architecture-aware restriction: 1 on the parameters under one of `paths`, 0 elsewhere; a path that names nothing is refused."
+    named = {k: p for k, p in model.named_parameters() if p.requires_grad}
+    if missing := [q for q in paths if not any(_under(k, q) for k in named)]:
+        top = ', '.join(dict.fromkeys(k.split('.')[0] for k in named))
+        raise ValueError(f"update_only: the model has no module {missing[0]!r}; its top-level modules: {top}")
+    return {k: torch.full_like(p, float(any(_under(k, q) for q in paths))) for k, p in named.items()}
+
+# %% ../nbs/05_unlearn.ipynb #4ed8485d
+def retained_basis(model:nn.Module, # the model at theta0 (not modified; gradients are cleared afterwards)
+                   x:Tensor, y:Tensor, # proxy-retain inputs and their clean images
+                   n:int, # per-sample gradients taken (at most len(x))
+                   mask:dict|None=None, # name -> 0/1 mask: the gradients are masked first
+                   ranks:tuple[int, int]=(0, 1), # each rank takes every world-th sample, then all share them
+                  ) -> Tensor: # (P, k) orthonormal columns, k <= n, rows in `model.parameters()` order (trainable ones)
+    "An orthonormal basis of the span of the per-sample gradients of L1(f(x_i), y_i): the directions a step must not take."
+    dev, params = _device_of(model), [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    n = min(n, len(x))
+    G = torch.zeros(sum(p.numel() for _, p in params), n, device=dev)
+    was = model.training; model.eval()
+    try:
+        for i in range(n):
+            if i % ranks[1] != ranks[0]: continue
+            model.zero_grad(set_to_none=True)
+            F.l1_loss(model(x[i:i + 1].to(dev)), y[i:i + 1].to(dev)).backward()
+            G[:, i] = torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for _, p in params])
+    finally:
+        model.zero_grad(set_to_none=True); model.train(was)
+    sum_over_ranks_([G], ranks)
+    free = torch.cat([(torch.ones_like(p) if mask is None else mask[k]).flatten() for k, p in params]).bool()
+    Q, R = torch.linalg.qr(G[free])                     # on the weights that may move only: the basis is exactly 0 elsewhere
+    d = R.diagonal().abs()
+    Q = Q[:, d > 1e-6 * d.max()] if len(d) and d.max() > 0 else Q[:, :0]
+    return torch.zeros(len(G), Q.shape[1], device=dev).index_put_((free.nonzero()[:, 0],), Q)
+
+@torch.no_grad()
+def project_step_(params:list, # the trainable parameters, after the optimiser's step
+                  before:list, # their values before it
+                  basis:Tensor, # (P, k) orthonormal columns (`retained_basis`)
+                 ):
+    "Take out of the step theta - theta_before its component in the span of `basis`, in place."
+    d = torch.cat([(p - b).flatten() for p, b in zip(params, before)])
+    d -= basis @ (basis.T @ d)
+    for p, b, v in zip(params, before, d.split([p.numel() for p in params])): p.copy_(b + v.view_as(p))
 
 # %% ../nbs/05_unlearn.ipynb #07170d10
 def relearned_forget_(model:nn.Module, # the model being unlearned: gradients are added to; its weights end as they began
@@ -567,7 +635,7 @@ class StateFile:
 def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
                  cfg:UnlearnConfig, # the job
                  sets:dict, # set name -> (inputs, targets) tensors: 'forget' and any of 'adversarial', 'retain', 'proxy'
-                 ctx:dict|None=None, # optional omega, theta0, theta_adapted, mask (name -> 0/1 gradient mask)
+                 ctx:dict|None=None, # optional omega, theta0, theta_adapted, mask (name -> 0/1 gradient mask), basis (`retained_basis`)
                  progress:bool=True, # show a fastprogress bar (on rank 0)
                  ranks:tuple[int, int]=(0, 1), # (rank, world size): each rank takes its share of every batch; gradients are averaged
                  state:StateFile|None=None, # continue from it when it holds this job's state; save to it
@@ -602,7 +670,7 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
         *means, out_mean = means_over_ranks([*parts.values(), out_mean], ranks, dev); parts = dict(zip(parts, means))
         if problem := guard.step_problem(parts['loss'], out_mean, step): stop(problem, step, True); break
         relearned = partial(relearned_forget_, model, cfg, *batch['forget'], ranks) if cfg.relearn_step else None
-        if (term := update_step(model, opt, loss, ranks, ctx.get('mask'), relearned)) is not None:
+        if (term := update_step(model, opt, loss, ranks, ctx.get('mask'), relearned, ctx.get('basis'))) is not None:
             parts['relearned_forget'] = means_over_ranks([term], ranks, dev)[0]
         hist['steps'].append(dict(step=step, lr=opt.param_groups[0]['lr'], seconds=time.perf_counter() - t0, **parts))
         if step % cfg.eval_every == 0 or step == cfg.steps:
@@ -661,7 +729,7 @@ def labelled_sets(f0:nn.Module, # the frozen original (labels the adversarial an
     if adversarial: sets['adversarial'] = adversarial_examples(f0, *starts, k=cfg.n_adv, eps=cfg.adv_eps, steps=cfg.adv_steps,
                                                                target=cfg.adv_target, seed=cfg.seed, ranks=ranks)
     if retain is not None and cfg.retain_weight > 0: sets['retain'] = tuple(retain[:2])
-    if cfg.distill > 0 or cfg.dampen > 0:
+    if cfg.distill > 0 or cfg.dampen > 0 or cfg.retain_directions > 0:
         xd = proxy_retain_inputs(yf, retained_tasks(cfg, forget_tasks, trained_tasks), cfg.seed + 7)
         sets['proxy'] = (xd, _outputs(f0, xd).cpu())
     return sets, forget_tasks, None if starts is None else starts[0]
@@ -696,7 +764,8 @@ def prepare_context(model:nn.Module, f0:nn.Module, cfg:UnlearnConfig, # the copy
                     forget:tuple, # the forget pairs (x, y)
                     keep_inputs:Tensor|None=None, # inputs to keep (contrast importance)
                     ranks:tuple[int, int]=(0, 1),
-                   ) -> dict: # omega and theta0 (importance), mask (saliency), theta_adapted (repulsion)
+                    retained:tuple|None=None, # proxy-retain inputs and their clean images (`retain_directions`)
+                   ) -> dict: # omega and theta0 (importance), mask (saliency, update_only), theta_adapted (repulsion), basis (projection)
     "What the loss and the update need besides batches."
     (xf, yf), ctx = forget, {}
     if cfg.importance:
@@ -704,6 +773,11 @@ def prepare_context(model:nn.Module, f0:nn.Module, cfg:UnlearnConfig, # the copy
         ctx['theta0'] = {k: p.detach().clone() for k, p in f0.named_parameters()}
     if cfg.saliency > 0:
         ctx['mask'] = saliency_mask(model, xf, yf, cfg.saliency); from_rank0_(list(ctx['mask'].values()), ranks)
+    if cfg.update_only is not None:
+        m = module_mask(model, cfg.update_only); ctx['mask'] = {k: v * ctx['mask'][k] for k, v in m.items()} if 'mask' in ctx else m
+    if cfg.retain_directions > 0:
+        if retained is None: raise ValueError("retain_directions needs proxy-retain pairs: pass retained=(inputs, clean images)")
+        ctx['basis'] = retained_basis(model, *retained, cfg.retain_directions, ctx.get('mask'), ranks)
     if cfg.adapt_steps > 0: ctx['theta_adapted'] = adapted_weights(model, cfg, xf, yf, ranks)
     return ctx
 
@@ -806,6 +880,8 @@ def check_job(model:nn.Module, cfg:UnlearnConfig, # the model to unlearn and the
         raise ValueError(f"with distributed=True the model must already be on its rank's device; device={cfg.device!r} would move it")
     if _needs_retain(cfg) and retain_set is None: raise ValueError("these options need retain data: pass retain_set=...")
     if cfg.negation and (cfg.adapt_steps < 1 or cfg.stop_gain is None): raise ValueError("negation needs adapt_steps >= 1 (the task vector) and a stop_gain (to choose its scale)")
+    if cfg.update_only is not None: module_mask(model, cfg.update_only)
+    if cfg.perturb and (cfg.negation or cfg.dampen): raise ValueError("perturb needs the optimiser loop: not with negation or dampen")
     if cfg.dampen and cfg.stop_gain is None: raise ValueError("dampen needs a stop_gain (to choose which weights to dampen)")
 
 def _make_config(config:UnlearnConfig|None, method:str|None, overrides:dict) -> tuple:
@@ -816,6 +892,27 @@ def _make_config(config:UnlearnConfig|None, method:str|None, overrides:dict) -> 
     bad = set(overrides) - {f.name for f in fields(UnlearnConfig)}
     if bad: raise TypeError(f"UnlearnConfig has no field(s) {sorted(bad)}")
     return replace(config, **overrides), 'custom'
+
+# %% ../nbs/05_unlearn.ipynb #d1549aff
+def reinitialise(model:nn.Module, seed:int=0) -> nn.Module:
+    "A copy of `model` with every submodule's parameters reset (`reset_parameters`); the global RNG is left as it was."
+    new = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for m in new.modules():
+            if m is not new and hasattr(m, 'reset_parameters'): m.reset_parameters()
+    return new
+
+@torch.no_grad()
+def shrink_perturb_(model:nn.Module, # modified in place
+                    alpha:float, # 0: unchanged; 1: a fresh initialisation
+                    seed:int=0, # seeds the fresh initialisation (`reinitialise`)
+                    mask:dict|None=None, # name -> 0/1 mask: only these weights move (`module_mask`, `saliency_mask`)
+                   ):
+    "theta <- (1 - alpha) theta + alpha theta_fresh on every trainable parameter: part of the way to a fresh initialisation."
+    fresh = dict(reinitialise(model, seed).named_parameters())
+    for k, p in model.named_parameters():
+        if p.requires_grad: p.add_(alpha * (fresh[k] - p) * (1 if mask is None else mask[k]))
 
 # %% ../nbs/05_unlearn.ipynb #06792ced
 def forget(model:nn.Module, # trained image-to-image model (never modified)
@@ -842,7 +939,9 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
     f0 = copy.deepcopy(new).eval().requires_grad_(False)
     sets, forget_tasks, keep = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, ranks)
     saver = None if state is None else StateFile(state, job_fingerprint(f0, cfg, sets['forget']), save_every, ranks[0])
-    ctx = prepare_context(new, f0, cfg, sets['forget'], keep, ranks)
+    retained = (sets['proxy'][0], sets['forget'][1]) if 'proxy' in sets else None   # proxy input i is clean image i, degraded
+    ctx = prepare_context(new, f0, cfg, sets['forget'], keep, ranks, retained)
+    if cfg.perturb: shrink_perturb_(new, cfg.perturb, cfg.seed, ctx.get('mask'))     # after the context: importance and masks are theta0's
     if cfg.negation: hist = task_negation(new, cfg, sets, ctx['theta_adapted'], ranks)
     elif cfg.dampen: hist = selective_dampening(new, cfg, sets, ranks)
     else: hist = unlearn_loop(new, cfg, sets, ctx, progress, ranks, saver, stop_at)
@@ -852,15 +951,6 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
     return new, hist
 
 # %% ../nbs/05_unlearn.ipynb #3b5b0e03
-def reinitialise(model:nn.Module, seed:int=0) -> nn.Module:
-    "A copy of `model` with every submodule's parameters reset (`reset_parameters`); the global RNG is left as it was."
-    new = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for m in new.modules():
-            if m is not new and hasattr(m, 'reset_parameters'): m.reset_parameters()
-    return new
-
 def retrain(model:nn.Module, # trained model (only its architecture is used)
             photos, # training photos (list of `Photo`)
             tasks:list[str], # the retained tasks

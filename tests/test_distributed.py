@@ -76,7 +76,8 @@ def test_batch_must_split_evenly():
 
 # Unlearning: every rank runs `forget(..., distributed=True)` on the same data; rank 0 and rank 1 report their weights
 # and loss logs. Three methods cover every kind of term: adversarial examples + MAS (accurate), retain batches
-# (neggrad+), a saliency mask with Adam (relabel), the simulated relearning step (its direction is the global batch's).
+# (neggrad+), a saliency mask with Adam (relabel), the simulated relearning step (its direction is the global batch's),
+# a module restriction with gradient projection (each rank takes some of the basis's per-sample gradients).
 # Rank 1 is handed a different model, and must still agree.
 UNLEARN_WORKER = '''
 import json, os, sys, torch
@@ -112,7 +113,8 @@ def unlearn_job():
     return {'accurate': (net, fs, None, dict(method='accurate', n_adv=2, adv_steps=2, **common)),
             'neggrad+': (net, fs, rs, dict(method='neggrad+', **common)),
             'relabel': (net, fs, None, dict(method='relabel', **common)),
-            'neggrad + relearn step': (net, fs, None, dict(method='neggrad', relearn_step=1e-3, **common))}
+            'neggrad + relearn step': (net, fs, None, dict(method='neggrad', relearn_step=1e-3, **common)),
+            'neggrad + projection, only b': (net, fs, None, dict(method='neggrad', retain_directions=4, update_only=['b'], retain_tasks=['noise15'], **common))}
 '''
 
 

@@ -101,7 +101,10 @@ def test_nan_psnr_is_not_a_perfect_score():
                                         (['--lr', 'nan'], 'lr must be a finite number > 0, got nan'),
                                         (['--set', 'eval_every=0'], 'eval_every must be an integer >= 1, got 0'),
                                         (['--set', 'lam=abc'], "lam must be a finite number >= 0, got 'abc'"),
-                                        (['--set', 'batch_forget=0'], 'batch_forget must be an integer >= 1, got 0')])
+                                        (['--set', 'batch_forget=0'], 'batch_forget must be an integer >= 1, got 0'),
+                                        (['--set', 'update_only=["prompt9"]'], "update_only: the model has no module 'prompt9'; its top-level modules: "),
+                                        (['--set', 'update_only=[]'], 'update_only must be None or a non-empty list of module paths'),
+                                        (['--set', 'retain_directions=-1'], 'retain_directions must be an integer >= 0, got -1')])
 def test_bad_unlearning_options_are_one_line(ckpts, tmp_path, bad, words):
     user_error(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / 'u.pt', *FAST_UNLEARN, *bad), words)
     assert not (tmp_path / 'u.pt').exists()
