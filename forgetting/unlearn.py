@@ -522,7 +522,7 @@ def retained_basis(model:nn.Module, # the model at theta0 (not modified; gradien
                    mask:dict|None=None, # name -> 0/1 mask: the gradients are masked first
                    ranks:tuple[int, int]=(0, 1), # each rank takes every world-th sample, then all share them
                   ) -> Tensor: # (P, k) orthonormal columns, k <= n, rows in `model.parameters()` order (trainable ones)
-    "An orthonormal basis of the span of the per-sample gradients of L1(f(x_i), y_i): the directions a step must not take."
+    "An orthonormal basis of the span of the per-sample gradients of L1(f(x_i), y_i): the directions a step must not take (P x n floats)."
     dev, params = _device_of(model), [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     n = min(n, len(x))
     G = torch.zeros(sum(p.numel() for _, p in params), n, device=dev)
@@ -910,9 +910,9 @@ def shrink_perturb_(model:nn.Module, # modified in place
                     mask:dict|None=None, # name -> 0/1 mask: only these weights move (`module_mask`, `saliency_mask`)
                    ):
     "theta <- (1 - alpha) theta + alpha theta_fresh on every trainable parameter: part of the way to a fresh initialisation."
-    fresh = dict(reinitialise(model, seed).named_parameters())
+    fresh = dict(reinitialise(copy.deepcopy(model).cpu(), seed).named_parameters())   # drawn on the CPU: the same on every device and rank
     for k, p in model.named_parameters():
-        if p.requires_grad: p.add_(alpha * (fresh[k] - p) * (1 if mask is None else mask[k]))
+        if p.requires_grad: p.add_(alpha * (fresh[k].to(p.device) - p) * (1 if mask is None else mask[k]))
 
 # %% ../nbs/05_unlearn.ipynb #06792ced
 def forget(model:nn.Module, # trained image-to-image model (never modified)
