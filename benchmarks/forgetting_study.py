@@ -246,14 +246,23 @@ def seeds_markdown(rep) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def seed_spreads(rep) -> dict:
+    "Recipe -> mean and spread of its rows, for every recipe the report holds on several seeds."
+    from forgetting.report import seed_summary
+    recipes = {}
+    for name, row in rep['rows'].items():
+        if 'recipe' in row: recipes.setdefault(row['recipe'], []).append(name)
+    return {r: {**seed_summary([rep['rows'][n] for n in names]), 'rows': names} for r, names in recipes.items() if len(names) > 1}
+
+
 def study_markdown(rep) -> str:
     "The study report as markdown: every row, the seed spreads, the targets and the diagnostics."
     from forgetting.report import report_markdown, targets_markdown
     setup, align = rep['setup'], rep['diagnostics']['gradient_alignment']
-    n, tasks = len(rep['image_names']), list(dict.fromkeys(rep['image_tasks']))
+    images, tasks = len(rep['image_names']), list(dict.fromkeys(rep['image_tasks']))
     return (f"# Forgetting {', '.join(rep['forget_tasks'])}: every method on the study pair\n\nModels: `{setup['original']}` and `{setup['retrained']}` "
           f"({setup['layout']} layout). Each row is the `forgetting unlearn` command in its `command` entry of the JSON; the main recipes ran on seeds {list(SEEDS)}. "
-          f"Test suite: {n} images ({n // len(tasks)} per task: 2 x 2 crops of 128 px of each test photo). "
+          f"Test suite: {images} images ({images // len(tasks)} per task: 2 x 2 crops of 128 px of each test photo). "
           "Intervals are bootstrap 95% intervals of the paired per-image differences (crops of one photo are correlated, so they are optimistic).\n\n"
           + report_markdown(rep) + '\n## Seeds\n\n' + seeds_markdown(rep) + '\n## Targets\n\nCompute = image forward+backward passes of the run '
           '(adversarial examples, importance, checks included) over retraining\'s (steps x batch).\n\n' + targets_markdown(rep['targets'])
@@ -285,7 +294,7 @@ def report(args, todo):
     from forgetting.data import bundled_split, bundled_suite
     from forgetting.evaluate import plot_results, atomic_write, load_json
     from forgetting.unlearn import DEFAULT_METHOD
-    from forgetting.report import (forgetting_report, save_report, report_markdown, targets_table, targets_markdown, seed_summary,
+    from forgetting.report import (forgetting_report, save_report, targets_table,
                                    membership_sets, retrain_cost, forgetting_grid, plot_frontier, plot_changes)
     torch.set_num_threads(args.threads)
     out, cache = Path(args.out), Path(args.cache); out.mkdir(parents=True, exist_ok=True)
@@ -301,9 +310,7 @@ def report(args, todo):
                             retrain=retrain_cost(retrained.card), relearn_set=relearn_set, progress=False)
     for name, recipe, group, options, seed in todo:
         rep['rows'][name].update(recipe=recipe, group=group, seed=seed, command=models[name][1]['command'])
-    recipes = {r: [n for n, rr, *_ in todo if rr == r] for r, _, _, seeds in study_rows(args.blocks) if len(seeds) > 1}
-    rep['seeds'] = {r: {**seed_summary([rep['rows'][n] for n in names]), 'rows': names} for r, names in recipes.items() if len(names) > 1}
-    rep['targets'] = targets_table(rep)
+    rep['seeds'], rep['targets'] = seed_spreads(rep), targets_table(rep)
     train_photos = bundled_split()[0]
     why = [k for k in ('GA only seed 0', 'accurate (published) seed 0', f'{DEFAULT_METHOD} -distill', f'{DEFAULT_METHOD} seed 0') if k in models]
     rep['diagnostics'] = dict(gradient_alignment=gradient_alignment(original.model, train_photos, ft[0], rt),
@@ -332,7 +339,7 @@ SHARED = ('forget_tasks', 'retain_tasks', 'retrain', 'image_names', 'image_tasks
 def merged(reports:dict) -> dict:
     """One report of the rows of several study reports of the same pair and suite (folder -> report JSON): rows compare
     image by image across them. The first report's diagnostics are kept; the seed spreads and the targets are recomputed."""
-    from forgetting.report import targets_table, seed_summary
+    from forgetting.report import targets_table
     (first, rep), *rest = reports.items()
     rep = copy.deepcopy(rep)
     for folder, other in rest:
@@ -341,11 +348,7 @@ def merged(reports:dict) -> dict:
             if name not in rep['rows']: rep['rows'][name] = row
             elif max(abs(a - b) for a, b in zip(rep['rows'][name]['images'], row['images'])) > 1e-3:   # thread counts move the last digits
                 sys.exit(f"{folder}: row {name!r} differs from the one of an earlier folder by more than 1e-3 dB on some image")
-    recipes = {}
-    for name, row in rep['rows'].items():
-        if 'recipe' in row: recipes.setdefault(row['recipe'], []).append(name)
-    rep['seeds'] = {r: {**seed_summary([rep['rows'][n] for n in names]), 'rows': names} for r, names in recipes.items() if len(names) > 1}
-    rep['targets'] = targets_table(rep)
+    rep['seeds'], rep['targets'] = seed_spreads(rep), targets_table(rep)
     return rep
 
 
