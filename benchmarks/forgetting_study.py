@@ -5,8 +5,8 @@
 Rows run apart (`--only`, into their own --out) come together with `--merge FOLDER ... --out FOLDER`: one report of
 every row (the seed spreads and the targets recomputed, and the frontier figure).
 
-Each row is a list of `forgetting unlearn` options, parsed by the command's own parser and run by its own code
-(`forgetting.cli.run_forget`), so the command printed beside the row in the report repeats it exactly:
+Each row is a list of `forgetting unlearn` options, read as the command reads them (`forgetting.job.parse_job`) and run
+by the command's own code (`forgetting.job.run_job`), so the command printed beside the row in the report repeats it exactly:
 
     forgetting unlearn --checkpoint data/checkpoints/promptir-tiny-original.pt --out unlearned.pt <options> --seed S
 
@@ -85,33 +85,27 @@ def command(args, options) -> str:
 def slug(name:str) -> str: return ''.join(c if c.isalnum() else '_' for c in name)
 
 
-def cli_args(args, options):
-    "The parsed options of `forgetting unlearn` for one row."
-    from forgetting.cli import build_parser
-    return build_parser().parse_args(['unlearn', '--checkpoint', args.original, '--out', 'unlearned.pt', *options, '--quiet', '--device', 'cpu'])
-
-
 def forget_job(args):
     "The forgotten tasks, the original's layout and the seed-0 forget set (for relearning)."
     from forgetting.model import load_model
-    from forgetting.cli import layout_of, forget_set
+    from forgetting.job import Job, layout_of, forget_data
     from forgetting.data import forget_retain
     original = load_model(ROOT / args.original, None, 'cpu')
     ft, rt = forget_retain(args.forget, original.tasks)
     layout = layout_of(original)
-    return original, ft, rt, layout, forget_set(ft, cli_args(args, []), layout)
+    return original, ft, rt, layout, forget_data(Job(args.forget), ft, layout)
 
 
 def run_one(args, name:str, options:list[str]):
     "One row, as `forgetting unlearn` runs it, with its relearning steps; cached in --cache."
-    from forgetting.cli import run_forget
+    from forgetting.job import parse_job, run_job
     from forgetting.data import bundled_suite
     from forgetting.evaluate import atomic_write, save_json
     from forgetting.report import relearn_steps, row_gain
     from forgetting.evaluate import evaluate
     cache = Path(args.cache)
     original, ft, rt, layout, relearn_set = forget_job(args)
-    new, hist, _, _ = run_forget(original, cli_args(args, options))
+    new, hist, _, _ = run_job(original, parse_job(['--forget', args.forget, *options]), progress=False)
     forget_suite = bundled_suite('test', ft)
     target = row_gain(evaluate(original.model, forget_suite, progress=False), ft)
     hist['relearn_steps'] = relearn_steps(new, relearn_set, forget_suite, target)

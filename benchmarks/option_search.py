@@ -62,15 +62,14 @@ def validation_suite():
 
 def run_one(name:str, options:list, cache:Path):
     "One candidate, scored on the validation suite; cached as JSON."
-    from forgetting.cli import build_parser, run_forget
+    from forgetting.job import parse_job, run_job
     from forgetting.model import load_model
     from forgetting.evaluate import evaluate, save_json
     from forgetting.report import report_row, image_passes, retrain_cost
     original, retrained = load_model(ROOT / ORIGINAL, None, 'cpu'), load_model(ROOT / RETRAINED, None, 'cpu')
     suite = validation_suite()
     ro, rr = evaluate(original.model, suite, progress=False), evaluate(retrained.model, suite, progress=False)
-    args = build_parser().parse_args(['unlearn', '--checkpoint', str(ROOT / ORIGINAL), '--out', 'x.pt', *options, '--quiet', '--device', 'cpu'])
-    t0 = time.time(); new, hist, ft, rt = run_forget(original, args)
+    t0 = time.time(); new, hist, ft, rt = run_job(original, parse_job(options), progress=False)
     res = evaluate(new, suite, progress=False)
     row = report_row(res, ro, rr, ft, rt)
     cost = image_passes(hist) / retrain_cost(retrained.card)['passes']

@@ -41,7 +41,7 @@ EVERY, MAX_STEPS = 2, 100   # relearning checks
 
 def run_one(name:str, options:list|None, cache:Path):
     "One candidate, scored on the validation suite with its relearning steps; cached as JSON."
-    from forgetting.cli import build_parser, run_forget, layout_of, forget_set
+    from forgetting.job import Job, parse_job, run_job, layout_of, forget_data
     from forgetting.model import load_model
     from forgetting.data import bundled_suite, forget_retain
     from forgetting.evaluate import evaluate, save_json
@@ -50,10 +50,9 @@ def run_one(name:str, options:list|None, cache:Path):
     ft, rt = forget_retain('haze', original.tasks)
     suite, haze = validation_suite(), bundled_suite('train', ft, seed=1, grid=1)
     ro, rr = evaluate(original.model, suite, progress=False), evaluate(retrained.model, suite, progress=False)
-    parse = lambda opts: build_parser().parse_args(['unlearn', '--checkpoint', str(ROOT / ORIGINAL), '--out', 'x.pt', *opts, '--quiet', '--device', 'cpu'])
-    relearn_set = forget_set(ft, parse([]), layout_of(original))
+    relearn_set = forget_data(Job(), ft, layout_of(original))
     t0 = time.time()
-    new, hist = (retrained.model, None) if options is None else run_forget(original, parse(options))[:2]
+    new, hist = (retrained.model, None) if options is None else run_job(original, parse_job(options), progress=False)[:2]
     secs = time.time() - t0
     res = evaluate(new, suite, progress=False)
     row = report_row(res, ro, rr, ft, rt)

@@ -12,26 +12,27 @@ from pathlib import Path
 import torch
 from torch import nn
 import forgetting
-from .data import (TASKS, TYPES, SUITE_GRID, LAYOUTS, forget_retain, task_type, PatchDataset, PairedDataset, bundled_split,
-                             bundled_suite, make_suite, folder_photos, photo_pools, bsd68, rain100l, sots_outdoor)
+from .data import (TASKS, TYPES, SUITE_GRID, LAYOUTS, forget_retain, PairedDataset, bundled_split, bundled_suite, make_suite,
+                             folder_photos, bsd68, rain100l, sots_outdoor)
 from .model import MODELS, get_model, read_checkpoint, Loaded, load_model
-from .evaluate import evaluate, default_device, atomic_write, save_json
+from .evaluate import OutputExists, evaluate, default_device, atomic_write, save_json
 from .train import RELEASE_RECIPE, TrainConfig, release_config, train_release, save_release, train, seed_everything
 from .attack import BUDGET_ATTACKS, attack_name, robustness, minimal_norms, minimal_norms_markdown
 from .purify import Purified, load_purifier, save_purifier, train_purifier
-from .unlearn import METHODS, DEFAULT_METHOD, UnlearnConfig, check_world_size, forget, retrain
-from .report import forgetting_report, save_report, report_markdown, report_figures, membership_sets, retrain_cost
+from .unlearn import DEFAULT_METHOD, UnlearnConfig, check_world_size
+from .report import forgetting_report, save_report, report_markdown, report_figures, retrain_cost
+from .job import (Job, fraction_arg, job_args, job_of, layout_of, run_job, forget_data, unlearned_card, card_history, audit_sets,
+                            members_differ, folder_fields)
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device
 
 # %% auto #0
 __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'TILE_HELP', 'DEFENCES', 'ADAPTIVE',
            'TRAIN_DEFAULTS', 'DEMO_MARK', 'bundled_path', 'readable', 'writable', 'same_file', 'with_card',
-           'check_outputs', 'concat', 'build_suite', 'command', 'one_line', 'main', 'build_parser', 'config_args',
-           'config_options', 'train_args', 'train_options', 'device_of', 'unlearn_overrides', 'layout_of',
-           'type_photos', 'forget_set', 'retain_set', 'run_forget', 'json_dump', 'say', 'relaunch', 'command_line',
-           'finish_interrupted', 'cmd_train', 'checkpoint_model', 'defended', 'json_out', 'cmd_evaluate',
-           'attack_budgets', 'cmd_attack', 'cmd_purifier', 'unlearned_card', 'cmd_unlearn', 'cmd_report', 'demo_folder',
-           'demo_outputs', 'cmd_demo']
+           'check_outputs', 'concat', 'build_suite', 'command', 'one_line', 'out_of_memory', 'user_message', 'main',
+           'build_parser', 'config_args', 'config_options', 'train_args', 'train_options', 'device_of', 'json_dump',
+           'say', 'check_folders', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
+           'defended', 'json_out', 'cmd_evaluate', 'attack_budgets', 'cmd_attack', 'cmd_purifier', 'cmd_unlearn',
+           'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -130,6 +131,18 @@ def one_line(e:BaseException) -> str:
     text = ' '.join(str(e).split()) or type(e).__name__
     return text if len(text) <= 500 else text[:497] + '...'
 
+def out_of_memory(e:BaseException) -> bool:
+    "Is `e` the allocator's refusal, on the CPU or a GPU?"
+    text = str(e)
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or isinstance(e, RuntimeError) and ("can't allocate memory" in text or 'out of memory' in text)
+
+def user_message(e:BaseException, args) -> str:
+    "The one line a user mistake prints: the library's message, in the command's words."
+    if isinstance(e, OutputExists): return f"{e.what} {e.path} already exists; pass --overwrite to replace it"
+    if not out_of_memory(e): return one_line(e)
+    hint = 'score large images in tiles, e.g. --tile 256' if hasattr(args, 'tile') else 'use smaller images, patches or batches'
+    return f"out of memory ({one_line(e).split(': ')[-1][:120]}): {hint}"
+
 def main(argv:list[str]|None=None, # arguments (default `sys.argv[1:]`)
         ) -> int: # exit status: 0 ok, 1 user error, 2 usage error (argparse), 130 interrupted
     "The `forgetting` console script."
@@ -139,8 +152,9 @@ def main(argv:list[str]|None=None, # arguments (default `sys.argv[1:]`)
     except SystemExit as e: return e.code if isinstance(e.code, int) else 2
     sub = argv[argv.index(args.command) + 1:]
     try: return COMMANDS[args.command](args, sub)
-    except USER_ERRORS as e:
-        print(f"forgetting {args.command}: error: {one_line(e)}", file=sys.stderr); return 1
+    except (*USER_ERRORS, MemoryError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and not out_of_memory(e): raise
+        print(f"forgetting {args.command}: error: {user_message(e, args)}", file=sys.stderr); return 1
     except KeyboardInterrupt:
         print(f"forgetting {args.command}: interrupted", file=sys.stderr); return 130
 
@@ -172,13 +186,6 @@ def _model(p:argparse.ArgumentParser):
                    help='architecture, for checkpoints that do not record it (e.g. released PromptIR/AdaIR weights)')
 
 # %% ../nbs/07_cli.ipynb #ae41bb80
-def _fraction(text:str) -> float:
-    "A number in (0, 1] (for --retain-fraction)."
-    try: f = float(text)
-    except ValueError: f = 0.0
-    if not 0 < f <= 1: raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return f
-
 def _positive(text:str) -> int:
     "An integer >= 1 (for --nproc)."
     try: n = int(text)
@@ -204,23 +211,10 @@ def _defence(p:argparse.ArgumentParser):
     g = p.add_argument_group('defence (forgetting.purify)')
     g.add_argument('--defence', choices=DEFENCES, default='none', help='purify: restore purifier(input) instead of the input')
     g.add_argument('--purifier', metavar='PT', default=None, help='a purifier written by `forgetting purifier`')
-    g.add_argument('--t-star', type=_fraction, default=0.1, help='purification noise level, a fraction of the diffusion schedule')
+    g.add_argument('--t-star', type=fraction_arg, default=0.1, help='purification noise level, a fraction of the diffusion schedule')
     g.add_argument('--purify-steps', type=_positive, default=5, help='DDIM steps of the reverse process')
     g.add_argument('--adaptive', choices=ADAPTIVE, default='full',
                    help='the attack on a purified model: through the purifier (full gradient), around it (bpda), or made on the model alone (transfer)')
-
-# %% ../nbs/07_cli.ipynb #be8e5411
-def _unlearning(p:argparse.ArgumentParser, steps_default=None, method:str=DEFAULT_METHOD):
-    g = p.add_argument_group('unlearning')
-    g.add_argument('--forget', default='haze', choices=list(TYPES), help='the degradation type to forget')
-    g.add_argument('--method', default=method, choices=[*METHODS, 'retrain'], help="unlearning recipe (forgetting.unlearn.RECIPES; 'retrain': train a fresh copy on the retained tasks)")
-    g.add_argument('--steps', type=int, default=steps_default, help='step limit (default: the method preset)')
-    g.add_argument('--lr', type=float, default=None, help='learning rate (default: the method preset)')
-    g.add_argument('--forget-size', type=int, default=64, help="forget-set patches cut from the forgotten type's training photos")
-    g.add_argument('--patch-size', type=int, default=48, help='side of the forget/retain patches')
-    g.add_argument('--retain-fraction', type=_fraction, default=1.0, help="methods with retain data: this fraction of each retained type's photos (at least one)")
-    g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                   help='any other UnlearnConfig field, e.g. --set distill=3 --set lam=2')
 
 # %% ../nbs/07_cli.ipynb #2394806b
 def _sub(subs, name:str, help:str, description:str) -> argparse.ArgumentParser:
@@ -239,7 +233,7 @@ def _demo_parser(subs):
     d.add_argument('--out', default=DEMO_OUT, help='output folder')
     d.add_argument('--size', type=int, default=128, help='crop side of the bundled test photos (multiple of 8)')
     d.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each test photo')
-    _unlearning(d); _common(d)
+    job_args(d, your_data=False); _common(d)
 
 # %% ../nbs/07_cli.ipynb #2fa3b954
 def _train_parser(subs):
@@ -290,7 +284,7 @@ def _unlearn_parser(subs):
     _checkpoint(u); _model(u)
     u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
     u.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
-    _unlearning(u)
+    job_args(u)
     g = u.add_argument_group('resuming (forgetting.unlearn.StateFile)')
     g.add_argument('--state', default=None, help='resumable state file: a rerun of the same command continues from it; removed once --out is written (default: OUT with .state.pt)')
     g.add_argument('--save-every', type=_positive, default=50, help='steps between saves of the state file')
@@ -305,10 +299,14 @@ def _report_parser(subs):
     _checkpoint(r, False, '--retrained', help='model retrained without the forgotten type')
     r.add_argument('--unlearned', nargs='+', default=[], metavar='[NAME=]PT', help='unlearned checkpoints')
     r.add_argument('--forget', default='haze', choices=list(TYPES), help='the forgotten degradation type')
-    r.add_argument('--mia', action='store_true', help='membership inference: loss-threshold and calibrated AUC (forget-set photos vs test photos)')
-    r.add_argument('--relearn', action='store_true', help='count the fine-tuning steps that relearn the forgotten type')
-    r.add_argument('--forget-size', type=int, default=64, help='forget-set patches for --relearn')
-    r.add_argument('--patch-size', type=int, default=48, help='side of the forget-set patches')
+    r.add_argument('--mia', action='store_true', help='membership inference: loss-threshold and calibrated AUC (members vs non-members)')
+    r.add_argument('--relearn', action='store_true', help='count the fine-tuning steps that relearn the forgotten type (on patches of the members)')
+    a = r.add_argument_group('audit data (default: the bundled training photos of the forgotten type as members, the test photos as non-members)')
+    a.add_argument('--members', metavar='DIR', help='your private photos or pairs (the forget set the models were asked to forget)')
+    a.add_argument('--nonmembers', metavar='DIR', help='photos or pairs of the same degradation that no model saw')
+    a.add_argument('--pairs-task', choices=list(TASKS), default=None, help="the task of pairs whose layout does not say it (default: the forgotten type's only task)")
+    a.add_argument('--forget-size', type=int, default=64, help='forget-set patches for --relearn')
+    a.add_argument('--patch-size', type=int, default=48, help='side of the forget-set patches')
     _model(r); _data(r)
     r.add_argument('--out', default=None, help='write the report as JSON here (markdown beside it, .md)')
     r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
@@ -416,64 +414,18 @@ def device_of(args) -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"--device {args.device}: CUDA is not available here")
     return d
 
-# %% ../nbs/07_cli.ipynb #6ed75342
-def unlearn_overrides(args) -> dict:
-    "UnlearnConfig fields from --steps, --lr, --seed and --set KEY=VALUE (typed like the field's default)."
-    kinds = {f.name: f for f in fields(UnlearnConfig)}
-    out = {k: v for k, v in (('steps', args.steps), ('lr', args.lr)) if v is not None}
-    for item in args.set:
-        key, sep, text = item.partition('=')
-        if key in ('seed', 'method'): raise ValueError(f"--set {item!r}: give the {key} as --{key}" + (", which also draws the forget set" if key == 'seed' else ''))
-        if not sep or key not in kinds: raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(kinds)}")
-        try: out[key] = json.loads(text)
-        except json.JSONDecodeError: out[key] = text       # bare strings: --set adv_source=proxy-retain
-    return {**out, 'seed': args.seed}
-
-# %% ../nbs/07_cli.ipynb #e9297dcf
-def layout_of(loaded:Loaded) -> str:
-    "The training layout of a loaded model (its card's config; 'shared' when the card does not say)."
-    return loaded.card.get('config', {}).get('layout', 'shared')
-
-# %% ../nbs/07_cli.ipynb #4770035c
-def type_photos(tasks:list, layout:str, fraction:float=1.0) -> list:
-    "The bundled training photos of the types of `tasks` under `layout` (each type's pool, or all photos): the first `fraction` of each (at least one)."
-    if not 0 < fraction <= 1: raise ValueError(f"--retain-fraction must be in (0, 1], got {fraction}")
-    pools = photo_pools(bundled_split()[0], layout, tasks)
-    first = lambda ps: ps[:max(1, round(fraction * len(ps)))]
-    return list({p.name: p for t in dict.fromkeys(map(task_type, tasks)) for p in first(pools[t])}.values())
-
-# %% ../nbs/07_cli.ipynb #7a781f18
-def forget_set(tasks:list, args, layout:str='shared') -> PatchDataset:
-    "Forget-set patches of the forgotten type's training photos (the model saw them while training)."
-    return PatchDataset(type_photos(tasks, layout), tasks, patch_size=args.patch_size, length=args.forget_size, seed=args.seed + 1)
-
-# %% ../nbs/07_cli.ipynb #dedde011
-def retain_set(tasks:list, args, layout:str='shared'):
-    "Retain data for methods that need it: patches of the retained tasks' photos (`retrain`: the photos themselves)."
-    photos = type_photos(tasks, layout, args.retain_fraction)
-    if args.method == 'retrain': return photos
-    return PatchDataset(photos, tasks, patch_size=args.patch_size, length=args.forget_size, seed=args.seed + 2)
-
-# %% ../nbs/07_cli.ipynb #430652a1
-def run_forget(loaded:Loaded, args, distributed:bool=False,
-               resuming:dict|None=None, # `forget`'s state, save_every and stop_at (`forgetting unlearn`'s resuming options)
-              ) -> tuple:
-    "Forget `args.forget` in `loaded.model`: (new model, history, forget tasks, retain tasks)."
-    ft, rt = forget_retain(args.forget, loaded.tasks)
-    kw, layout = unlearn_overrides(args), layout_of(loaded)
-    if args.method == 'retrain':
-        new, hist = retrain(loaded.model, retain_set(rt, args, layout), rt, steps=kw.get('steps', UnlearnConfig.steps), patch_size=args.patch_size,
-                            seed=args.seed, progress=not args.quiet)
-        return new, hist, ft, rt
-    new, hist = forget(loaded.model, forget_set(ft, args, layout), retain_set=retain_set(rt, args, layout), trained_tasks=loaded.tasks,
-                       progress=not args.quiet, method=args.method, distributed=distributed, **(resuming or {}), **kw)
-    return new, hist, ft, rt
-
 # %% ../nbs/07_cli.ipynb #f4b7031c
 def json_dump(obj, path:Path, overwrite:bool) -> Path:
     return save_json(obj, path, overwrite, default=str)
 
 def say(*lines:str): print(*lines, sep='\n', flush=True)
+
+# %% ../nbs/07_cli.ipynb #ef5fd533
+def check_folders(args, *names:str) -> argparse.Namespace:
+    "`args`, its folder options `names` checked (each given one exists, is a folder and can be read) before any work."
+    for n in names:
+        if getattr(args, n, None): readable(getattr(args, n), '--' + n.replace('_', '-'), folder=True)
+    return args
 
 # %% ../nbs/07_cli.ipynb #29b8b9e5
 def _without(argv:list[str], flag:str) -> list[str]:
@@ -634,14 +586,6 @@ def cmd_purifier(args, argv) -> int:
     return 0
 
 # %% ../nbs/07_cli.ipynb #cae70236
-def unlearned_card(loaded:Loaded, hist:dict, ft:list, rt:list, command:str) -> dict:
-    "The card of an unlearned model: what it restores now, what it forgot, how."
-    keep = {k: hist.get(k) for k in ('method', 'config', 'stop_reason', 'stop_step', 'final_gain', 'seconds', 'n_forget', 'n_adversarial', 'n_proxy', 'n_retain', 'evals')}
-    gone = ft if hist.get('forgot') else []
-    return {'name': 'unlearned', 'tasks': [t for t in (loaded.tasks or rt) if t not in gone], 'forgotten': gone,
-            'status': 'forgotten' if gone else 'not forgotten',
-            'source': str(loaded.path), 'source_card': loaded.card.get('name'), 'command': command, 'unlearning': keep}
-
 @command
 def cmd_unlearn(args, argv) -> int:
     out, src = Path(args.out), readable(args.checkpoint, 'checkpoint')
@@ -649,26 +593,27 @@ def cmd_unlearn(args, argv) -> int:
     state = Path(args.state or out.with_suffix('.state.pt'))
     if finish_interrupted(out, command_line('unlearn', argv)): state.unlink(missing_ok=True); return 0
     check_outputs({**with_card('--out', out), '--state': state}, with_card('checkpoint', src), args.overwrite, resumable=('--state',))
+    job = job_of(check_folders(args, 'forget_photos', 'forget_pairs', 'proxy_photos'))
     if args.method == 'retrain' and (args.nproc > 1 or args.stop_at):
         raise ValueError(f"--method retrain is a training run: use `forgetting train {'--nproc N' if args.nproc > 1 else '--stop-at N'}` on the retained tasks")
     resuming = None if args.method == 'retrain' else dict(state=state, save_every=args.save_every, stop_at=args.stop_at)
-    if args.method != 'retrain': check_world_size(UnlearnConfig.for_method(args.method, **unlearn_overrides(args)), args.nproc)
+    if args.method != 'retrain': check_world_size(UnlearnConfig.for_method(job.method, **job.overrides()), args.nproc)
     status = relaunch('unlearn', args, argv)
     if status is not None: return status
     if launched_by_torchrun() and rank_info().world_size > 1:
         with process_group(args.device) as info:
             loaded = checkpoint_model(src, args.model, rank_device(args.device, info.local_rank))
-            new, hist, ft, rt = run_forget(loaded, args, distributed=True, resuming=resuming)
+            new, hist, ft, rt = run_job(loaded, job, not args.quiet, True, resuming)
         if info.rank != 0: return 0
     else:
         loaded = checkpoint_model(src, args.model, device_of(args))
-        new, hist, ft, rt = run_forget(loaded, args, resuming=resuming)
+        new, hist, ft, rt = run_job(loaded, job, not args.quiet, resuming=resuming)
     if hist.get('paused'): say(f"paused at step {hist['stop_step']}: the state is in {state}; rerun the same command without --stop-at to continue"); return 0
     state.unlink(missing_ok=True)       # the job has its answer: a kill from here on reruns the job or finishes its card
     if not hist.get('moved', True) and not hist.get('forgot'):
         raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
                          f"nothing written (try a lower --lr than {hist['config']['lr']:g})")
-    card = unlearned_card(loaded, hist, ft, rt, command_line('unlearn', argv))
+    card = unlearned_card(loaded, hist, ft, rt, command_line('unlearn', argv), job)
     save_release(out, new, card, overwrite=args.overwrite)
     rows = [f"| {e['step']} | {e['forget_gain']:.2f} |" for e in hist['evals']]
     done = f"forgot {', '.join(ft)}" if hist.get('forgot') else f"did not forget {', '.join(ft)} (forget gain {hist['final_gain']:.2f} dB: the stop rule was not met; its card says not forgotten)"
@@ -693,6 +638,8 @@ def cmd_report(args, argv) -> int:
     out = Path(args.out) if args.out else None
     folder = Path(args.figures) if args.figures else None
     if args.mia and not args.retrained: raise ValueError("--mia needs --retrained: the calibrated audit measures each image against the retrained model")
+    if (args.members or args.nonmembers) and not args.mia: raise ValueError("--members and --nonmembers are the audit's data: add --mia")
+    check_folders(args, 'members', 'nonmembers')
     dev, named = device_of(args), _named(args.unlearned)
     inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p for k, v in with_card(name, p).items()}
     check_outputs({**({'--out': out, '--out markdown': out.with_suffix('.md')} if out else {}),
@@ -700,17 +647,20 @@ def cmd_report(args, argv) -> int:
     original = checkpoint_model(args.original, args.model, dev)
     ft, rt = forget_retain(args.forget, original.tasks)
     retrained = checkpoint_model(args.retrained, args.model, dev) if args.retrained else None
-    unlearned = {k: checkpoint_model(p, args.model, dev).model for k, p in named.items()}
-    suite = build_suite(args)
-    layout = layout_of(original)
-    members, nonmembers = membership_sets(ft, layout, args.size, args.grid) if args.mia else (None, None)
-    report = forgetting_report(original.model, retrained and retrained.model, unlearned, suite, ft, members, nonmembers,
-                               retrain=retrain_cost(retrained.card) if retrained and 'seconds' in retrained.card else None,
-                               relearn_set=forget_set(ft, args, layout) if args.relearn else None, progress=not args.quiet, tile=args.tile)
+    loaded = {k: checkpoint_model(p, args.model, dev) for k, p in named.items()}
+    suite, layout = build_suite(args), layout_of(original)
+    members, nonmembers, record = audit_sets(ft, args.members, args.nonmembers, layout, args.size, args.grid, args.pairs_task) if args.mia else (None, None, None)
+    relearn = forget_data(Job(args.forget, **folder_fields(args.members), pairs_task=args.pairs_task, forget_size=args.forget_size,
+                              patch_size=args.patch_size, seed=args.seed), ft, layout) if args.relearn else None
+    report = forgetting_report(original.model, retrained and retrained.model, {k: (l.model, card_history(l.card)) for k, l in loaded.items()}, suite, ft,
+                               members, nonmembers, retrain=retrain_cost(retrained.card) if retrained and 'seconds' in retrained.card else None,
+                               relearn_set=relearn, progress=not args.quiet, tile=args.tile)
+    notes = members_differ(record, {k: l.card for k, l in loaded.items()}) if record else []
+    if record: report['audit'] = dict(members=record, notes=notes)
     if out: save_report(report, out, overwrite=args.overwrite)
-    models = {'original': original.model, **unlearned, **({'retrained': retrained.model} if retrained else {})}
+    models = {'original': original.model, **{k: l.model for k, l in loaded.items()}, **({'retrained': retrained.model} if retrained else {})}
     figs = report_figures(report, models, suite, suite.tasks, folder, args.overwrite) if folder else []
-    say(report_markdown(report), *[f"wrote {p}" for p in ([out, out.with_suffix('.md')] if out else []) + figs])
+    say(report_markdown(report), *[f"note: {n}" for n in notes], *[f"wrote {p}" for p in ([out, out.with_suffix('.md')] if out else []) + figs])
     return 0
 
 # %% ../nbs/07_cli.ipynb #7f8150b7
@@ -746,16 +696,17 @@ def cmd_demo(args, argv) -> int:
     say('[1/4] loading the original and retrained models')
     original, retrained = (checkpoint_model(bundled_path(p), None, dev) for p in (args.original, args.retrained))
     say(f'[2/4] forgetting {args.forget} with {args.method} ({args.forget_size} patches of its training photos)')
-    new, hist, ft, rt = run_forget(original, args)
+    job = job_of(args)
+    new, hist, ft, rt = run_job(original, job, not args.quiet)
     unlearned = out / f'unlearned-{args.forget}.pt'
-    save_release(unlearned, new, unlearned_card(original, hist, ft, rt, 'forgetting demo'), overwrite=True)
+    save_release(unlearned, new, unlearned_card(original, hist, ft, rt, 'forgetting demo', job), overwrite=True)
     say(f'[3/4] evaluating the three models on the bundled test photos ({args.grid}x{args.grid} crops of {args.size} px), '
         'auditing membership and relearning')
     suite, layout = bundled_suite('test', size=args.size, grid=args.grid), layout_of(original)
-    members, nonmembers = membership_sets(ft, layout, args.size, args.grid)
+    members, nonmembers, _ = audit_sets(ft, layout=layout, size=args.size, grid=args.grid)
     name = f'unlearned ({args.method})'
     report = forgetting_report(original.model, retrained.model, {name: (new, hist)}, suite, ft, members, nonmembers,
-                               retrain=retrain_cost(retrained.card), relearn_set=forget_set(ft, args, layout), progress=not args.quiet)
+                               retrain=retrain_cost(retrained.card), relearn_set=forget_data(job, ft, layout), progress=not args.quiet)
     say('[4/4] writing the report and figures')
     report['demo'] = dict(original=str(original.path), retrained=str(retrained.path), unlearned=str(unlearned),
                           forget=args.forget, method=args.method, seconds=round(time.perf_counter() - t0, 1))

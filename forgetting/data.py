@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #0715f9fc
 from __future__ import annotations
-import os, re, zlib, math, functools, warnings
+import os, re, zlib, math, functools, warnings, hashlib, struct
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
@@ -14,13 +14,15 @@ from torchvision.io import decode_image, read_file, ImageReadMode
 from torchvision.transforms.v2 import functional as TF
 
 # %% auto #0
-__all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'BUNDLED', 'LAYOUTS', 'SUITE_GRID', 'RAINY_NAME', 'task_type', 'tasks_of',
-           'forget_retain', 'load_image', 'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey',
-           'split_photos', 'bundled_split', 'check_pools', 'type_pools', 'photo_pools', 'bundled_pools', 'quantise',
-           'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth', 'add_haze',
-           'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple', 'grid_crops',
+__all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'PNG_SIGNATURE', 'BUNDLED', 'LAYOUTS', 'SUITE_GRID', 'RAINY_NAME', 'PAIR_LAYOUTS',
+           'HAZY_DIRS', 'GT_DIRS', 'RAINY_DIRS', 'task_type', 'tasks_of', 'forget_retain', 'without_colour_profile',
+           'load_image', 'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey', 'split_photos',
+           'bundled_split', 'check_pools', 'type_pools', 'photo_pools', 'bundled_pools', 'quantise', 'add_noise',
+           'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth', 'add_haze', 'degrade',
+           'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple', 'grid_crops',
            'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l', 'sots_outdoor',
-           'rain100l_train', 'reside_ots', 'plot_degradations']
+           'rain100l_train', 'reside_ots', 'pairs_layout', 'folder_pairs', 'folder_suite', 'folder_checksum',
+           'plot_degradations']
 
 # %% ../nbs/00_data.ipynb #1038c8a8
 TASKS: dict[str,str] = {'noise15':'noise', 'noise25':'noise', 'noise50':'noise', 'rain':'rain', 'haze':'haze'}
@@ -66,16 +68,30 @@ def forget_retain(forget_type:str, # the degradation type to forget
 
 # %% ../nbs/00_data.ipynb #bc32d716
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp')
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
+def without_colour_profile(data:bytes, # an image file's bytes
+                          ) -> bytes: # the same PNG without its iCCP chunk (other formats unchanged)
+    "Drop a PNG's embedded colour profile, which the decoder ignores (libpng would print a warning on stderr for a bad one)."
+    if not data.startswith(PNG_SIGNATURE): return data
+    out, i = [PNG_SIGNATURE], len(PNG_SIGNATURE)
+    while i + 8 <= len(data):
+        n = struct.unpack('>I', data[i:i + 4])[0]
+        if data[i + 4:i + 8] != b'iCCP': out.append(data[i:i + 12 + n])
+        i += 12 + n
+    return b''.join(out) + data[i:]
+
+# %% ../nbs/00_data.ipynb #cad43a67
 def load_image(path:str|Path, # image file (PNG, JPEG, WebP; grey/RGBA/palette/16-bit allowed)
               ) -> Tensor: # float32 (3,H,W) in [0,1]
     "Decode an image file into an RGB float tensor."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"image file not found: {path}")
+    data = torch.frombuffer(bytearray(without_colour_profile(path.read_bytes())), dtype=torch.uint8)
     try:
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders in favour of torchcodec
             warnings.filterwarnings('ignore', 'The image decoding', DeprecationWarning)
-            img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+            img = decode_image(data, mode=ImageReadMode.RGB)
     except Exception as e: raise ValueError(f"cannot decode image {path}: {e}") from e
     if img.ndim != 3: raise ValueError(f"{path} has {img.shape[0]} frames; expected a single image")
     return TF.to_dtype(img, torch.float32, scale=True)
@@ -667,6 +683,62 @@ def rain100l_train(folder:str|Path, lazy:bool=True, progress:bool=True) -> Paire
 def reside_ots(folder:str|Path, lazy:bool=True, progress:bool=True) -> PairedDataset:
     "RESIDE-OTS training pairs (lazy by default: OTS holds ~70k hazy images)."
     return sots_outdoor(folder, lazy=lazy, progress=progress)
+
+# %% ../nbs/00_data.ipynb #9d1a06d7
+PAIR_LAYOUTS = {'degraded/clean': None, 'input/target': None, 'SOTS': 'haze', 'Rain100L': 'rain'}   # layout -> the task it always holds
+HAZY_DIRS, GT_DIRS, RAINY_DIRS = ('hazy', 'haze', 'synthetic'), ('gt', 'clear', 'original'), ('rainy', 'rain/X2', 'rain/x2', 'rain')
+
+def pairs_layout(folder:str|Path, # a folder that may hold degraded/clean pairs
+                ) -> str|None: # a key of `PAIR_LAYOUTS`, None: not pairs (e.g. clean photos)
+    "The layout of the pairs in `folder`."
+    f = Path(folder)
+    if not f.is_dir(): raise FileNotFoundError(f"folder not found: {f}")
+    for layout in ('degraded/clean', 'input/target'):
+        if all((f / d).is_dir() for d in layout.split('/')): return layout
+    if _subdir(f, HAZY_DIRS) and _subdir(f, GT_DIRS): return 'SOTS'
+    if _subdir(f, RAINY_DIRS) or any(_rain_partner(g.stem) for g in f.iterdir() if g.is_file()): return 'Rain100L'
+    return None
+
+# %% ../nbs/00_data.ipynb #bb1fd17e
+def folder_pairs(folder:str|Path, # a folder of pairs in a layout of `pairs_layout`
+                 task:str|None=None, # the pairs' task; None: the one its layout holds (SOTS: haze, Rain100L: rain)
+                 multiple:int=16, # centre crop to multiples of this (`crop_to_multiple`)
+                 progress:bool=False) -> PairedDataset:
+    "Every degraded/clean pair of a folder, decoded and checked (sizes, partners), labelled with its task."
+    f = Path(folder)
+    if not f.is_dir(): raise FileNotFoundError(f"pairs folder not found: {f}")
+    layout = pairs_layout(f)
+    if layout is None: raise ValueError(f"{f} holds no pairs in a known layout ({', '.join(PAIR_LAYOUTS)}); found {sorted(g.name for g in f.iterdir())[:6]}")
+    held = PAIR_LAYOUTS[layout]
+    if task is not None and held not in (None, task): raise ValueError(f"{f} holds {held} pairs ({layout} layout), not {task}")
+    if (task := task or held) is None: raise ValueError(f"{f}: {layout} pairs do not say their task; name it (one of {', '.join(TASKS)})")
+    _check_tasks([task])
+    if layout == 'SOTS': return sots_outdoor(f, multiple=multiple, progress=progress)
+    if layout == 'Rain100L': return rain100l(f, multiple=multiple, progress=progress)
+    degraded, clean = (f / d for d in layout.split('/'))
+    files = _image_files(degraded, f'{layout} pairs')
+    pairs = [(g, _find_partner(g.stem, [clean], g)) for g in files]
+    return _load_pairs(pairs, task, [f"{g.stem}/{task}" for g in files], False, multiple, progress)
+
+# %% ../nbs/00_data.ipynb #7098196f
+def folder_suite(folder:str|Path, # pairs (`pairs_layout`) or clean photos
+                 tasks:list[str], # the tasks synthesised on clean photos; pairs must hold one of them
+                 task:str|None=None, # the task of pairs whose layout does not say it (default: the only one of `tasks`)
+                 size:int=128, grid:int=SUITE_GRID, # crops of clean photos, as the bundled suite
+                ) -> PairedDataset:
+    "An evaluation suite from a folder: its pairs, else its clean photos with `tasks` synthesised on them (`make_suite`)."
+    if pairs_layout(folder) is None: return make_suite(folder_photos(folder), tasks, size=size, grid=grid, progress=False)
+    pairs = folder_pairs(folder, task or (tasks[0] if len(tasks) == 1 else None))
+    if pairs.tasks[0] not in tasks: raise ValueError(f"{folder} holds {pairs.tasks[0]} pairs, not {' or '.join(tasks)}")
+    return pairs
+
+# %% ../nbs/00_data.ipynb #673c88b0
+def folder_checksum(folder:str|Path, # a folder of images (searched recursively)
+                   ) -> dict: # files: how many, sha256: of their contents, in order of content
+    "Which images a folder holds, as a count and a checksum of the file contents (names and images are not kept)."
+    files = sorted(g for g in Path(folder).rglob('*') if g.is_file() and g.suffix.lower() in IMAGE_EXTS)
+    digests = sorted(hashlib.sha256(g.read_bytes()).digest() for g in files)
+    return dict(files=len(files), sha256=hashlib.sha256(b''.join(digests)).hexdigest())
 
 # %% ../nbs/00_data.ipynb #f67b7006
 def plot_degradations(path:str|Path|None=None, # PNG to write (atomically); None = just return the figure

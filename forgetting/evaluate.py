@@ -17,9 +17,10 @@ import matplotlib.pyplot as plt
 from .model import eval_mode, restore
 
 # %% auto #0
-__all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'refuse_existing', 'clean_temporaries', 'folder_lock',
-           'atomic_write_all', 'atomic_write', 'json_safe', 'from_json_safe', 'json_writer', 'save_json', 'load_json',
-           'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'paired_difference', 'evaluate', 'plot_results']
+__all__ = ['NON_FINITE', 'METRICS', 'default_device', 'model_device', 'OutputExists', 'refuse_existing', 'clean_temporaries',
+           'folder_lock', 'atomic_write_all', 'atomic_write', 'json_safe', 'from_json_safe', 'json_writer', 'save_json',
+           'load_json', 'psnr', 'ssim', 'restoration_gain', 'summarise', 'Results', 'paired_difference', 'evaluate',
+           'plot_results']
 
 # %% ../nbs/03_evaluate.ipynb #688331c6
 def default_device() -> torch.device: # `cuda` if available, else `mps` (Apple), else `cpu`
@@ -38,13 +39,18 @@ def model_device(model:nn.Module, # any module
     return default_device()
 
 # %% ../nbs/03_evaluate.ipynb #2e22a239
+class OutputExists(FileExistsError):
+    "An output that exists and may not be replaced: `what` and `path` name it (a command adds its own flag to the message)."
+    def __init__(self, what:str, path:str|Path):
+        self.what, self.path = what, Path(path)
+        super().__init__(f"{what} {path} already exists; pass overwrite=True to replace it")
+
 def refuse_existing(path:str|Path, # a file about to be written
                     overwrite:bool=False, # may it replace an existing one?
                     what:str='output', # how the message names it
                    ):
-    "Raise `FileExistsError` when `path` exists and `overwrite` is off (the message names the flag and the argument)."
-    if Path(path).exists() and not overwrite:
-        raise FileExistsError(f"{what} {path} already exists; pass --overwrite (overwrite=True) to replace it")
+    "Raise `OutputExists` when `path` exists and `overwrite` is off."
+    if Path(path).exists() and not overwrite: raise OutputExists(what, path)
 
 # %% ../nbs/03_evaluate.ipynb #b2b9aa8c
 def _alive(pid:int) -> bool:

@@ -25,9 +25,10 @@ TARGETS = dict(forget_gap=0.5, # largest forget gap, dB
                compute=0.05) # largest compute, as a fraction of retraining's image passes
 
 # %% ../nbs/06_report.ipynb #d2cf2dc3
-def image_passes(history:dict, # from `forgetting.unlearn.forget`
+def image_passes(history:dict, # from `forgetting.unlearn.forget`, or what a card recorded (`forgetting.job.card_history`)
                 ) -> float|None: # image forward+backward passes (None for a history without a config, e.g. `retrain`)
     "The compute of one unlearning run, in image passes (a forward = 1/3)."
+    if 'image_passes' in history: return history['image_passes']        # recorded by the job (an unlearned model's card)
     c = history.get('config')
     if c is None: return None
     n_f, n_a, steps = history['n_forget'], history.get('n_adversarial', 0), len(history['steps'])

@@ -28,7 +28,7 @@ __all__ = ['UNLEARN_RULES', 'PUBLISHED', 'OPTIONS', 'BASELINES', 'ABLATIONS', 'R
            'project_step_', 'relearned_forget_', 'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop',
            'check_forget_tasks', 'retained_tasks', 'adversarial_starts', 'labelled_sets', 'saliency_mask',
            'adapted_weights', 'prepare_context', 'bisect_threshold', 'task_negation', 'dampening_factors',
-           'selective_dampening', 'check_job', 'reinitialise', 'shrink_perturb_', 'forget', 'retrain']
+           'selective_dampening', 'check_job', 'reinitialise', 'shrink_perturb_', 'proxy_images', 'forget', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -85,6 +85,7 @@ class UnlearnConfig:
     max_items:int=256 # at most this many items are taken from a forget/retain dataset
     seed:int=0 # seeds sampling, PGD starts and crops
     device:str|None=None # None: the model's device
+    amp:bool=False # bf16 autocast of the steps' forward passes on CUDA (ignored elsewhere)
 
     def __post_init__(self): check_config(self)
 
@@ -101,7 +102,7 @@ UNLEARN_RULES = dict( # field -> `check_field` rule: the allowed values of every
     adapt_steps=dict(kind=int, low=0), repel=dict(kind=float, low=0), negation=dict(kind=float, low=0), relearn_step=dict(kind=float, low=0), perturb=_frac, retain_directions=dict(kind=int, low=0), dampen=dict(kind=float, low=0), stop_gain=dict(kind=float, none=True), min_steps=dict(kind=int, low=0), eval_every=_nat,
     eval_size=_nat, explode=_pos, steps=_nat, lr=_pos, optimizer=dict(choices=('sgd', 'adam')), momentum=dict(kind=float, low=0, high=0.999),
     schedule=dict(choices=('constant', 'linear', 'cosine')), patch_size=dict(kind=int, low=8, none=True), max_items=_nat,
-    seed=dict(kind=int, low=0), device=dict(kind=str, none=True))
+    seed=dict(kind=int, low=0), device=dict(kind=str, none=True), amp=dict(kind=bool))
 
 def check_config(cfg:UnlearnConfig):
     "Check every field once, at construction: one line naming the field and its allowed values."
@@ -580,12 +581,13 @@ def _checksum(tensors) -> list:
     return [sum(x.numel() for x in t), sum(x.sum().item() for x in t), sum(x.square().sum().item() for x in t)]
 
 def job_fingerprint(model:nn.Module, # the model at the start of the job
-                    cfg:UnlearnConfig, # the job (its `device` may change between sessions)
+                    cfg:UnlearnConfig, # the job (its `device` and `amp` may change between sessions)
                     forget_pairs:tuple, # the forget set's (inputs, targets)
+                    proxy:Tensor|None=None, # the clean images of the proxy-retain inputs, when not the forget set's
                    ) -> dict: # what a state file must match to be resumed
     "What identifies an unlearning job across sessions: its config and checksums of the starting weights and the forget set."
-    return dict(config={k: v for k, v in asdict(cfg).items() if k != 'device'}, forget=_checksum(forget_pairs),
-                start=_checksum(v for v in model.state_dict().values() if v.is_floating_point()))
+    return dict(config={k: v for k, v in asdict(cfg).items() if k not in ('device', 'amp')}, forget=_checksum(forget_pairs),
+                start=_checksum(v for v in model.state_dict().values() if v.is_floating_point()), **({} if proxy is None else dict(proxy=_checksum([proxy]))))
 
 # %% ../nbs/05_unlearn.ipynb #769b4db3
 def job_difference(saved:dict, job:dict, # `job_fingerprint`s: the one a state file holds and this job's
@@ -595,8 +597,8 @@ def job_difference(saved:dict, job:dict, # `job_fingerprint`s: the one a state f
     for k in sorted(set(saved['config']) | set(job['config'])):
         a, b = saved['config'].get(k, defaults.get(k)), job['config'].get(k, defaults.get(k))
         if a != b: return f"{k} {a!r} in the state file vs {b!r} now"
-    for k, what in (('start', 'the starting weights'), ('forget', 'the forget set')):
-        if not np.allclose(saved[k], job[k], rtol=1e-6, atol=1e-9): return f"{what} differ"
+    for k, what in (('start', 'the starting weights'), ('forget', 'the forget set'), ('proxy', 'the proxy-retain photos')):
+        if (k in saved) != (k in job) or k in job and not np.allclose(saved[k], job[k], rtol=1e-6, atol=1e-9): return f"{what} differ"
 
 # %% ../nbs/05_unlearn.ipynb #924b9fac
 STATE_FORMAT = 'forgetting.unlearn-state/1' # the `format` entry of an unlearning state file
@@ -666,7 +668,8 @@ def unlearn_loop(model:nn.Module, # the copy being unlearned (modified in place)
     for step in pb:
         for grp in opt.param_groups: grp['lr'] = cfg.lr * _lr_factor(cfg, step - 1)
         batch = draw_batch(sets, cfg, g, ranks, dev)
-        loss, parts, out_mean = unlearn_loss(model, cfg, batch, ctx)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.amp and dev.type == 'cuda'):
+            loss, parts, out_mean = unlearn_loss(model, cfg, batch, ctx)
         *means, out_mean = means_over_ranks([*parts.values(), out_mean], ranks, dev); parts = dict(zip(parts, means))
         if problem := guard.step_problem(parts['loss'], out_mean, step): stop(problem, step, True); break
         relearned = partial(relearned_forget_, model, cfg, *batch['forget'], ranks) if cfg.relearn_step else None
@@ -708,29 +711,33 @@ def retained_tasks(cfg:UnlearnConfig, forget_tasks:list, trained_tasks=None) -> 
 def adversarial_starts(cfg:UnlearnConfig, xf:Tensor, yf:Tensor, # the job and its forget pairs
                        retain:tuple|None=None, # retain pairs (for adv_source='retain')
                        forget_tasks:list=(), trained_tasks=None, # for adv_source='proxy-retain'
+                       proxy:Tensor|None=None, # clean images of the proxy-retain inputs (None: `yf`)
                       ) -> tuple: # (start inputs, their clean images)
     "The start inputs of the adversarial examples (also the inputs to keep of the contrast importance)."
     if cfg.adv_source == 'forget': return xf, yf
-    if cfg.adv_source == 'proxy-retain': return proxy_retain_inputs(yf, retained_tasks(cfg, forget_tasks, trained_tasks), cfg.seed), yf
+    clean = yf if proxy is None else proxy
+    if cfg.adv_source == 'proxy-retain': return proxy_retain_inputs(clean, retained_tasks(cfg, forget_tasks, trained_tasks), cfg.seed), clean
     if retain is None: raise ValueError("adv_source='retain' needs retain data: pass retain_set=...")
     return retain[0], retain[1]
 
 def labelled_sets(f0:nn.Module, # the frozen original (labels the adversarial and proxy-retain inputs)
                   cfg:UnlearnConfig, forget_set, retain_set=None, trained_tasks=None, # the job (see `forget`)
+                  proxy:Tensor|None=None, # clean images of the proxy-retain inputs (None: the forget set's)
                   ranks:tuple[int, int]=(0, 1), # the adversarial examples are split over the ranks
                  ) -> tuple: # (sets: name -> (inputs, targets), forget tasks, inputs to keep or None)
     "Every set a job draws batches from: forget pairs, adversarial examples, retain pairs, proxy-retain inputs."
     xf, yf, tf = as_pairs(forget_set, cfg.max_items, cfg.patch_size, cfg.seed)
     forget_tasks = check_forget_tasks(tf, trained_tasks)
+    clean = yf if proxy is None else proxy
     retain = None if retain_set is None else as_pairs(retain_set, cfg.max_items, cfg.patch_size or xf.shape[-1], cfg.seed + 1, 'retain set')
     adversarial = cfg.adversarial and cfg.forget_loss != 'none'
-    starts = adversarial_starts(cfg, xf, yf, retain, forget_tasks, trained_tasks) if adversarial or (cfg.importance and cfg.importance_mode == 'contrast') else None
+    starts = adversarial_starts(cfg, xf, yf, retain, forget_tasks, trained_tasks, proxy) if adversarial or (cfg.importance and cfg.importance_mode == 'contrast') else None
     sets = dict(forget=(xf, yf))
     if adversarial: sets['adversarial'] = adversarial_examples(f0, *starts, k=cfg.n_adv, eps=cfg.adv_eps, steps=cfg.adv_steps,
                                                                target=cfg.adv_target, seed=cfg.seed, ranks=ranks)
     if retain is not None and cfg.retain_weight > 0: sets['retain'] = tuple(retain[:2])
     if cfg.distill > 0 or cfg.dampen > 0 or cfg.retain_directions > 0:
-        xd = proxy_retain_inputs(yf, retained_tasks(cfg, forget_tasks, trained_tasks), cfg.seed + 7)
+        xd = proxy_retain_inputs(clean, retained_tasks(cfg, forget_tasks, trained_tasks), cfg.seed + 7)
         sets['proxy'] = (xd, _outputs(f0, xd).cpu())
     return sets, forget_tasks, None if starts is None else starts[0]
 
@@ -914,11 +921,21 @@ def shrink_perturb_(model:nn.Module, # modified in place
     for k, p in model.named_parameters():
         if p.requires_grad: p.add_(alpha * (fresh[k].to(p.device) - p) * (1 if mask is None else mask[k]))
 
+# %% ../nbs/05_unlearn.ipynb #23ba2c3c
+def proxy_images(proxy, # a dataset of (degraded, clean, task) items, an (N,3,H,W) tensor of clean images, or None
+                 cfg:UnlearnConfig, # crops them as the forget set (`patch_size`, `max_items`)
+                ) -> Tensor|None: # (N,3,H,W) clean images, None: use the forget set's
+    "The clean images that proxy-retain inputs are made from, when they are not the forget set's (e.g. public photos)."
+    if proxy is None: return None
+    if isinstance(proxy, Tensor): proxy = (proxy, proxy)
+    return as_pairs(proxy, cfg.max_items, cfg.patch_size, cfg.seed + 3, 'proxy set')[1]
+
 # %% ../nbs/05_unlearn.ipynb #06792ced
 def forget(model:nn.Module, # trained image-to-image model (never modified)
            forget_set, # dataset of (degraded, clean, task) items, or a (degraded, clean) tensor pair
            config:UnlearnConfig|None=None, # the job; default: the recipe `method`
            retain_set=None, # retain data, same forms as `forget_set` (recipes with retain terms)
+           proxy=None, # clean photos of the proxy-retain inputs, same forms (`proxy_images`); None: the forget set's clean images
            trained_tasks=None, # the model's training tasks: checks the forget tasks, gives the retained ones
            progress:bool=True, # show a progress bar
            distributed:bool=False, # one rank of a torchrun job (in `forgetting.distributed.process_group`): split the work over the ranks
@@ -937,9 +954,10 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
     new = copy.deepcopy(model).to(dev)
     from_rank0_([t for t in new.state_dict().values() if t.is_floating_point()], ranks)   # every rank starts from rank 0's weights
     f0 = copy.deepcopy(new).eval().requires_grad_(False)
-    sets, forget_tasks, keep = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, ranks)
-    saver = None if state is None else StateFile(state, job_fingerprint(f0, cfg, sets['forget']), save_every, ranks[0])
-    retained = (sets['proxy'][0], sets['forget'][1]) if 'proxy' in sets else None   # proxy input i is clean image i, degraded
+    clean = proxy_images(proxy, cfg)
+    sets, forget_tasks, keep = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, clean, ranks)
+    saver = None if state is None else StateFile(state, job_fingerprint(f0, cfg, sets['forget'], clean), save_every, ranks[0])
+    retained = (sets['proxy'][0], sets['forget'][1] if clean is None else clean) if 'proxy' in sets else None   # proxy input i is clean image i, degraded
     ctx = prepare_context(new, f0, cfg, sets['forget'], keep, ranks, retained)
     if cfg.perturb: shrink_perturb_(new, cfg.perturb, cfg.seed, ctx.get('mask'))     # after the context: importance and masks are theta0's
     if cfg.negation: hist = task_negation(new, cfg, sets, ctx['theta_adapted'], ranks)

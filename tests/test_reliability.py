@@ -50,7 +50,7 @@ def test_exclusive_create_when_another_writer_wins(tmp_path):
     "Two writers passed the existence check; the second to publish is refused and the first one's file survives."
     p = tmp_path / 'u.pt'
     def racing(tmp): p.write_text('other run'); tmp.write_text('mine')     # the other run publishes while this one writes
-    with pytest.raises(FileExistsError, match='--overwrite'): atomic_write(p, racing)
+    with pytest.raises(FileExistsError, match='overwrite=True'): atomic_write(p, racing)
     assert p.read_text() == 'other run' and sorted(x.name for x in tmp_path.iterdir()) == ['u.pt']
 
 
