@@ -849,7 +849,7 @@ def selective_dampening(model:nn.Module, # the copy being unlearned (its weights
                         bisections:int=4, # then bisect (geometrically) between the last alpha that missed and the first that met
                        ) -> dict: # history: every alpha tried is an `evals` entry (with `alpha` and the weights `dampened`); no `steps`
     "Label-free SSD: theta0 x `dampening_factors`, alpha the largest found whose forget gain meets the stop rule."
-    theta0, guard = {k: p.detach().clone() for k, p in model.named_parameters()}, DivergenceGuard(model, cfg.output_range, cfg.explode)
+    theta0, guard = {k: p.detach().clone() for k, p in model.named_parameters() if p.requires_grad}, DivergenceGuard(model, cfg.output_range, cfg.explode)
     mean_importance = lambda x: {k: v / len(x) for k, v in mas_importance(model, x, ranks=ranks).items()}
     i_f, i_r = mean_importance(sets['forget'][0]), mean_importance(sets['proxy'][0])
     xe, ye = (t[:cfg.eval_size] for t in sets['forget'])
@@ -857,7 +857,8 @@ def selective_dampening(model:nn.Module, # the copy being unlearned (its weights
     @torch.no_grad()
     def at(alpha): # the forget gain with these factors, or None when the outputs leave the image range
         factors = dampening_factors(i_f, i_r, alpha, cfg.dampen) if alpha is not None else {k: 1.0 for k in theta0}
-        for k, q in model.named_parameters(): q.copy_(theta0[k] * factors[k])
+        for k, q in model.named_parameters():
+            if k in theta0: q.copy_(theta0[k] * factors[k])          # trainable weights only: frozen ones stay
         gain, mean = rank0_values(forget_gain(model, xe, ye), ranks, _device_of(model, cfg.device))
         dampened = 0 if alpha is None else int(sum((f < 1).sum() for f in factors.values()))
         hist['evals'].append(dict(step=len(hist['evals']), alpha=alpha, dampened=dampened, forget_gain=gain))

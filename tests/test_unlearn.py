@@ -2,7 +2,7 @@
 import copy, hashlib, math
 import pytest, torch, torch.nn as nn
 from forgetting.unlearn import (UnlearnConfig, forget, unlearn_loss, as_pairs, forget_anchoring, adversarial_examples,
-                                forget_term, forget_gain, proxy_retain_inputs, DEFAULT_METHOD)
+                                forget_term, forget_gain, proxy_retain_inputs, DEFAULT_METHOD, METHODS)
 
 
 def small_net(seed=0):
@@ -123,3 +123,14 @@ def test_reproducible():
         b, hb = forget(small_net(), Items(), method=method, **kw)
         assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters())), method
         assert [s['loss'] for s in ha['steps']] == [s['loss'] for s in hb['steps']], method
+
+
+@pytest.mark.parametrize('method', METHODS)
+def test_every_recipe_leaves_the_callers_model_and_its_frozen_weights_alone(method):
+    "Frozen parameters, train/eval mode and gradients of the caller's model are untouched, and the frozen weights do not move."
+    model = small_net(); model[0].weight.requires_grad_(False); model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    new, hist = forget(model, Items(), method=method, retain_set=Items(task='noise15', seed=1), trained_tasks=['noise15', 'haze'], lr=1e-2, **FAST)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and not model.training
+    assert [p.requires_grad for p in model.parameters()] == [False, True, True, True] and all(p.grad is None for p in model.parameters())
+    assert torch.equal(new[0].weight, before['0.weight']) and not new[0].weight.requires_grad and not new.training
