@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MPLBACKEND := Agg
 
-.PHONY: demo test sync-check nbtest pytest install slow clean-venv
+.PHONY: demo test sync-check study-check nbtest pytest install slow clean-venv
 
 $(STAMP): settings.ini setup.py pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,13 +29,17 @@ sync-check: $(STAMP)
 	  git status --short -- nbs forgetting 2>/dev/null; exit 1; fi
 	@echo "notebooks and library in sync"
 
+# STUDY.md is written from the committed JSON: it must be current.
+study-check: $(STAMP)
+	$(BIN)/python benchmarks/study_md.py --check
+
 nbtest: $(STAMP)
 	$(BIN)/nbdev_test
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests/
 
-test: sync-check nbtest pytest
+test: sync-check study-check nbtest pytest
 
 # The real experiments (long): the notebooks' `#| slow` cells.
 slow: $(STAMP)

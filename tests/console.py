@@ -7,8 +7,8 @@ EXE = ROOT / '.venv' / 'bin' / 'forgetting'
 CMD = [str(EXE)] if EXE.exists() else [sys.executable, '-m', 'forgetting.cli']
 TINY_TRAIN = ['--steps', '2', '--batch-size', '2', '--patch-size', '16', '--suite-size', '32', '--val-every', '0', '--quiet', '--device', 'cpu']
 SMALL = ['--size', '32', '--tasks', 'noise50', 'haze', '--quiet', '--device', 'cpu']
-FAST_UNLEARN = ['--steps', '2', '--forget-size', '4', '--patch-size', '16', '--set', 'n_adv=1', '--set', 'adv_steps=1',
-                '--set', 'eval_every=1', '--set', 'stop_gain=null', '--quiet', '--device', 'cpu']   # 2 steps: the step limit is the stop rule
+FAST_UNLEARN = ['--steps', '2', '--forget-size', '4', '--patch-size', '16', '--set', 'eval_every=1', '--set', 'stop_gain=null',
+                '--quiet', '--device', 'cpu']   # 2 steps: the step limit is the stop rule
 
 
 def forgetting(*args, cwd=None, timeout=300):

@@ -109,9 +109,9 @@ def unlearn_job():
     torch.manual_seed(0); net = TinyNet()
     clean = torch.rand(16, 3, 16, 16); noisy = (clean + 0.2 * torch.randn_like(clean)).clamp(0, 1)
     fs, rs = (noisy[:8], clean[:8]), (noisy[8:], clean[8:])
-    common = dict(steps=6, eval_every=3, stop_gain=None, lr=1e-2, batch_forget=4, batch_adv=4, batch_retain=4, progress=False)
-    return {'accurate': (net, fs, None, dict(method='accurate', n_adv=2, adv_steps=2, **common)),
-            'neggrad+': (net, fs, rs, dict(method='neggrad+', **common)),
+    common = dict(steps=6, eval_every=3, stop_gain=None, lr=1e-2, batch_forget=4, progress=False)
+    return {'accurate': (net, fs, None, dict(method='accurate', n_adv=2, adv_steps=2, batch_adv=4, **common)),
+            'neggrad+': (net, fs, rs, dict(method='neggrad+', batch_retain=4, **common)),
             'relabel': (net, fs, None, dict(method='relabel', **common)),
             'neggrad + relearn step': (net, fs, None, dict(method='neggrad', relearn_step=1e-3, **common)),
             'neggrad + projection, only b': (net, fs, None, dict(method='neggrad', retain_directions=4, update_only=['b'], retain_tasks=['noise15'], **common))}

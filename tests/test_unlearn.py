@@ -2,7 +2,7 @@
 import copy, hashlib, math
 import pytest, torch, torch.nn as nn
 from forgetting.unlearn import (UnlearnConfig, forget, unlearn_loss, as_pairs, forget_anchoring, adversarial_examples,
-                                forget_term, forget_gain, proxy_retain_inputs, DEFAULT_METHOD, METHODS)
+                                forget_term, forget_gain, proxy_retain_inputs, DEFAULT_METHOD, METHODS, ACCURATE)
 
 
 def small_net(seed=0):
@@ -21,7 +21,8 @@ class Items(torch.utils.data.Dataset):
     def __getitem__(self, i): return self.x[i], self.y[i], self.task
 
 
-FAST = dict(steps=6, n_adv=1, adv_steps=2, eval_every=2, eval_size=4, progress=False)
+FAST = dict(steps=6, eval_every=2, eval_size=4, progress=False)
+ADV = dict(n_adv=1, adv_steps=2)      # a small adversarial set, for the recipes that have one
 
 
 def test_user_model_and_checkpoint_untouched(tmp_path):
@@ -75,9 +76,9 @@ def test_divergence_guard_restores_last_good_state():
 def test_stop_rule_and_target():
     model = small_net()
     # the untrained net does not restore (gain <= 0): nothing to forget, it stops before any step
-    _, hist = forget(model, Items(), method='accurate', **FAST)
+    _, hist = forget(model, Items(), method='accurate', **ADV, **FAST)
     assert hist['evals'][0]['forget_gain'] <= 0 and hist['stop_step'] == 0 and 'before any step' in hist['stop_reason']
-    _, hist = forget(model, Items(), method='accurate', stop_gain=-1e9, lr=1e-3, **FAST)
+    _, hist = forget(model, Items(), method='accurate', stop_gain=-1e9, lr=1e-3, **ADV, **FAST)
     assert hist['stop_reason'] == 'step limit'
 
 
@@ -90,28 +91,29 @@ def test_ablation_switches_change_the_loss_terms():
     with torch.no_grad(): model[0].weight.add_(0.05)
     omega = forget_anchoring(f0, xf)
     batch, ctx = dict(forget=(xf, yf), adversarial=(xa, ya)), dict(omega=omega, theta0=theta0)
-    full, parts, _ = unlearn_loss(model, UnlearnConfig(), batch, ctx)
-    no_adv, p_na, _ = unlearn_loss(model, UnlearnConfig(adversarial=False), batch, ctx)
-    no_imp, p_ni, _ = unlearn_loss(model, UnlearnConfig(importance=False), batch, ctx)
-    ga, p_ga, _ = unlearn_loss(model, UnlearnConfig(adversarial=False, importance=False), batch, ctx)
+    published = lambda **kw: UnlearnConfig(**{**ACCURATE, **kw})
+    full, parts, _ = unlearn_loss(model, published(), batch, ctx)
+    no_adv, p_na, _ = unlearn_loss(model, published(adversarial=False), batch, ctx)
+    no_imp, p_ni, _ = unlearn_loss(model, published(importance=False), batch, ctx)
+    ga, p_ga, _ = unlearn_loss(model, published(adversarial=False, importance=False), batch, ctx)
     assert {'adv', 'importance'} <= set(parts) and 'adv' not in p_na and 'importance' not in p_ni and not ({'adv', 'importance'} & set(p_ga))
     assert parts['importance'] > 0 and parts['adv'] > 0
     assert p_na['loss'] == pytest.approx(-parts['forget_l1'] + parts['importance'], rel=1e-5)
     assert p_ga['loss'] == pytest.approx(-parts['forget_l1'], rel=1e-5)
     assert p_ni['loss'] == pytest.approx(0.5 * (-parts['forget_l1'] + parts['adv']), rel=1e-5)
     # lambda scales only the importance term
-    _, p_l2, _ = unlearn_loss(model, UnlearnConfig(lam=2.0), batch, ctx)
+    _, p_l2, _ = unlearn_loss(model, published(lam=2.0), batch, ctx)
     assert p_l2['loss'] - parts['loss'] == pytest.approx(parts['importance'], rel=1e-4)
 
 
 def test_history_records_the_terms_of_each_method():
     model = small_net()
     kw = dict(stop_gain=None, lr=1e-3, **FAST)
-    _, h_acc = forget(model, Items(), method='accurate', **kw)
+    _, h_acc = forget(model, Items(), method='accurate', **ADV, **kw)
     _, h_ga = forget(model, Items(), method='neggrad', **kw)
     _, h_plus = forget(model, Items(), method='neggrad+', retain_set=Items(task='rain', seed=1), **kw)
     assert {'adv', 'importance'} <= set(h_acc['steps'][-1]) and not ({'adv', 'importance'} & set(h_ga['steps'][-1]))
-    assert 'retain' in h_plus['steps'][-1] and h_acc['n_adversarial'] == len(Items()) * FAST['n_adv']
+    assert 'retain' in h_plus['steps'][-1] and h_acc['n_adversarial'] == len(Items()) * ADV['n_adv']
     _, h_rl = forget(model, Items(), method='relabel', **kw)
     assert h_rl['steps'][-1]['forget_term'] >= 0  # pass-through is a descent term
 
@@ -119,8 +121,9 @@ def test_history_records_the_terms_of_each_method():
 def test_reproducible():
     kw = dict(stop_gain=None, lr=1e-2, trained_tasks=['noise15', 'haze'], **FAST)
     for method in ('accurate', DEFAULT_METHOD):
-        a, ha = forget(small_net(), Items(), method=method, **kw)
-        b, hb = forget(small_net(), Items(), method=method, **kw)
+        adv = ADV if method == 'accurate' else {}
+        a, ha = forget(small_net(), Items(), method=method, **adv, **kw)
+        b, hb = forget(small_net(), Items(), method=method, **adv, **kw)
         assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters())), method
         assert [s['loss'] for s in ha['steps']] == [s['loss'] for s in hb['steps']], method
 
