@@ -15,14 +15,14 @@ from torchvision.transforms.v2 import functional as TF
 
 # %% auto #0
 __all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'PNG_SIGNATURE', 'BUNDLED', 'LAYOUTS', 'SUITE_GRID', 'RAINY_NAME', 'PAIR_LAYOUTS',
-           'HAZY_DIRS', 'GT_DIRS', 'RAINY_DIRS', 'task_type', 'tasks_of', 'forget_retain', 'without_colour_profile',
-           'load_image', 'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos', 'is_grey', 'split_photos',
-           'bundled_split', 'check_pools', 'type_pools', 'photo_pools', 'bundled_pools', 'quantise', 'add_noise',
-           'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth', 'add_haze', 'degrade',
-           'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple', 'grid_crops',
-           'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l', 'sots_outdoor',
-           'rain100l_train', 'reside_ots', 'pairs_layout', 'folder_pairs', 'folder_suite', 'folder_checksum',
-           'plot_degradations']
+           'HAZY_DIRS', 'GT_DIRS', 'RAINY_DIRS', 'task_type', 'check_tasks', 'tasks_of', 'forget_retain',
+           'without_colour_profile', 'load_image', 'Photo', 'disparity_depth', 'bundled_photos', 'folder_photos',
+           'is_grey', 'split_photos', 'bundled_split', 'check_pools', 'type_pools', 'photo_pools', 'bundled_pools',
+           'quantise', 'add_noise', 'line_kernel', 'add_rain', 'streak_angle', 'depth_prior', 'relative_depth',
+           'add_haze', 'degrade', 'random_crop', 'PatchDataset', 'PairedDataset', 'centre_crop', 'crop_to_multiple',
+           'grid_crops', 'make_suite', 'bundled_suite', 'PairedPatchDataset', 'clean_folders', 'bsd68', 'rain100l',
+           'sots_outdoor', 'rain100l_train', 'reside_ots', 'pairs_layout', 'folder_pairs', 'folder_suite',
+           'folder_checksum', 'plot_degradations']
 
 # %% ../nbs/00_data.ipynb #1038c8a8
 TASKS: dict[str,str] = {'noise15':'noise', 'noise25':'noise', 'noise50':'noise', 'rain':'rain', 'haze':'haze'}
@@ -39,11 +39,16 @@ def _check_type(t:str) -> str:
     if t not in TYPES: raise ValueError(f"unknown degradation type {t!r}; known types: {list(TYPES)}")
     return t
 
-def _check_tasks(tasks) -> list[str]:
-    "`tasks` as a list of known task names (a single name is accepted)."
+def check_tasks(tasks, # task names (a single name is accepted)
+                what:str='tasks', # the argument or field, for messages
+                unique:bool=False, # refuse a name given twice
+               ) -> list[str]: # `tasks`, as a list
+    "The one check of task names: a non-empty list of known tasks (each once, with `unique`)."
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-    if not tasks: raise ValueError("empty task list")
-    for t in tasks: task_type(t)
+    if not tasks: raise ValueError(f"{what} is empty: give at least one of {list(TASKS)}")
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown: raise ValueError(f"unknown task(s) {unknown} in {what}; known tasks: {list(TASKS)}")
+    if unique and len(set(tasks)) != len(tasks): raise ValueError(f"{what} has duplicates: {tasks}")
     return tasks
 
 def tasks_of(types:str|list[str], # one degradation type or a list of them
@@ -59,7 +64,7 @@ def forget_retain(forget_type:str, # the degradation type to forget
                  ) -> tuple[list[str],list[str]]: # (forget tasks, retain tasks)
     "Split `tasks` into the tasks of `forget_type` and the rest."
     _check_type(forget_type)
-    tasks = list(TASKS) if tasks is None else _check_tasks(tasks)
+    tasks = list(TASKS) if tasks is None else check_tasks(tasks)
     forget = [t for t in tasks if TASKS[t]==forget_type]
     retain = [t for t in tasks if TASKS[t]!=forget_type]
     if not forget: raise ValueError(f"no task of type {forget_type!r} among {tasks}: nothing to forget")
@@ -258,7 +263,7 @@ def photo_pools(photos:list[Photo]|dict[str,list[Photo]], # training photos, or 
                ) -> dict[str,list[Photo]]: # type -> the photos its tasks are cut from
     "The photos each degradation type is trained on, for one layout."
     if layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
-    needed = list(dict.fromkeys(TASKS[t] for t in _check_tasks(list(TASKS) if tasks is None else tasks)))
+    needed = list(dict.fromkeys(TASKS[t] for t in check_tasks(list(TASKS) if tasks is None else tasks)))
     if isinstance(photos, dict):
         if layout != 'pools': raise ValueError(f"per-type pools were given but the layout is {layout!r}; use layout='pools'")
         return check_pools(photos, needed)
@@ -424,7 +429,7 @@ class PatchDataset(Dataset):
                  augment:bool=True): # random rot90 + flip
         if not photos: raise ValueError("PatchDataset needs at least one photo")
         if balance not in ('task','type'): raise ValueError(f"balance must be 'task' or 'type', got {balance!r}")
-        self.photos, self.tasks = list(photos), _check_tasks(list(TASKS) if tasks is None else tasks)
+        self.photos, self.tasks = list(photos), check_tasks(list(TASKS) if tasks is None else tasks)
         self.patch_size, self.length, self.seed, self.balance, self.augment = patch_size, length, seed, balance, augment
         for p in self.photos:
             if isinstance(p, Photo): _check_patch(p.name, p.size, patch_size)
@@ -462,7 +467,7 @@ class PairedDataset(Dataset):
         if not len(degraded)==len(clean)==len(tasks)==len(names):
             raise ValueError(f"lengths differ: {len(degraded)} degraded, {len(clean)} clean, {len(tasks)} tasks, {len(names)} names")
         if not degraded: raise ValueError("PairedDataset needs at least one pair")
-        _check_tasks(tasks)
+        check_tasks(tasks)
         self.degraded, self.clean, self.item_tasks, self.names, self.multiple = list(degraded), list(clean), list(tasks), names, multiple
         for i in range(len(self)):
             if isinstance(self.degraded[i], Tensor) and isinstance(self.clean[i], Tensor): self._checked(i, self.degraded[i], self.clean[i])
@@ -483,7 +488,7 @@ class PairedDataset(Dataset):
         return crop(deg, self.degraded[i]), crop(cl, self.clean[i]), self.item_tasks[i]
     def subset(self, tasks:list[str]) -> PairedDataset:
         "The pairs whose task is in `tasks`."
-        tasks = _check_tasks(tasks)
+        tasks = check_tasks(tasks)
         idx = [i for i,t in enumerate(self.item_tasks) if t in tasks]
         if not idx: raise ValueError(f"no pair with task in {tasks}; this dataset has {self.tasks}")
         return PairedDataset(*([getattr(self, a)[i] for i in idx] for a in ('degraded','clean','item_tasks','names')), multiple=self.multiple)
@@ -542,7 +547,7 @@ def make_suite(photos:list[Photo], # clean photos
                grid:int=1, # with `size`: `grid` x `grid` crops per photo (`grid_crops`); 1 = the centre crop
               ) -> PairedDataset: # one pair per (crop, task)
     "Fixed, seeded degraded copies of `photos` for every task: every model is scored on identical inputs."
-    tasks = _check_tasks(list(TASKS) if tasks is None else tasks)
+    tasks = check_tasks(list(TASKS) if tasks is None else tasks)
     if size is not None and (size <= 0 or size % 8): raise ValueError(f"size must be a positive multiple of 8, got {size}")
     if grid != 1 and size is None: raise ValueError("a grid of crops needs a crop size")
     deg, cl, tk, nm = [], [], [], []
@@ -634,7 +639,7 @@ def bsd68(folder:str|Path, # BSD68/CBSD68 folder of clean images
           multiple:int=16, # centre crop to multiples of this (16: PromptIR's test protocol)
           progress:bool=True) -> PairedDataset:
     "Gaussian-denoising benchmark: clean images + seeded noise for each sigma."
-    tasks = _check_tasks([f"noise{s}" for s in sigmas])
+    tasks = check_tasks([f"noise{s}" for s in sigmas])
     deg, cl, tk, nm = [], [], [], []
     for f in _progress(_image_files(folder, 'BSD68'), progress):
         x = crop_to_multiple(load_image(f), multiple, f)
@@ -712,7 +717,7 @@ def folder_pairs(folder:str|Path, # a folder of pairs in a layout of `pairs_layo
     held = PAIR_LAYOUTS[layout]
     if task is not None and held not in (None, task): raise ValueError(f"{f} holds {held} pairs ({layout} layout), not {task}")
     if (task := task or held) is None: raise ValueError(f"{f}: {layout} pairs do not say their task; name it (one of {', '.join(TASKS)})")
-    _check_tasks([task])
+    check_tasks([task])
     if layout == 'SOTS': return sots_outdoor(f, multiple=multiple, progress=progress)
     if layout == 'Rain100L': return rain100l(f, multiple=multiple, progress=progress)
     degraded, clean = (f / d for d in layout.split('/'))
@@ -752,7 +757,7 @@ def plot_degradations(path:str|Path|None=None, # PNG to write (atomically); None
     if photos is None:
         keep = ('motorcycle', 'astronaut', 'coffee', 'rocket')
         photos = sorted((p for p in bundled_photos() if p.name in keep), key=lambda p: keep.index(p.name))
-    tasks = _check_tasks(list(TASKS) if tasks is None else tasks)
+    tasks = check_tasks(list(TASKS) if tasks is None else tasks)
     suite = make_suite(photos, tasks, seed, size, progress=False)
     tiles = [t for i in range(0, len(suite), len(tasks)) for t in [suite[i][1]] + [suite[i+j][0] for j in range(len(tasks))]]
     pad, cols = 4, len(tasks)+1

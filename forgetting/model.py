@@ -22,8 +22,8 @@ __all__ = ['LAYER_NORMS', 'MODELS', 'model_spec', 'WRAPPER_KEYS', 'KEY_PREFIXES'
            'scaled_width', 'PromptIR', 'frequency_mask', 'split_frequencies', 'CrossAttention', 'SpatialGate',
            'ChannelGate', 'FrequencyRefine', 'FrequencyModule', 'AdaIR', 'reference_init', 'get_model', 'model_config',
            'build_model', 'pickle_refusal', 'read_checkpoint', 'extract_state_dict', 'state_dict_mismatch',
-           'format_mismatch', 'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'model_device',
-           'pad_to_multiple', 'tile_starts', 'blend_ramp', 'eval_mode', 'restore']
+           'format_mismatch', 'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'pad_to_multiple',
+           'tile_starts', 'blend_ramp', 'eval_mode', 'restore']
 
 # %% ../nbs/01_model.ipynb #d4661613
 class WithBiasLayerNorm(nn.Module):
@@ -594,9 +594,9 @@ def load_model(path:str|Path, # a checkpoint: release/unlearned file, training c
     return Loaded(model.to(device).eval(), path, trained_tasks(obj, card), card)
 
 # %% ../nbs/01_model.ipynb #c957f1b3
-def model_device(model:nn.Module) -> torch.device:
-    "Device of the model's first parameter (CPU for a parameter-free module)."
-    return next((p.device for p in model.parameters()), torch.device('cpu'))
+def _weights_device(model:nn.Module, x:Tensor) -> torch.device:
+    "Where the model's weights are (its first parameter or buffer); the input's device for a module without any."
+    return next((t.device for t in (*model.parameters(), *model.buffers())), x.device)
 
 def pad_to_multiple(x:Tensor, # (B,C,H,W)
                     multiple:int=8) -> Tensor: # (B,C,H',W'), H' and W' multiples of `multiple`
@@ -677,7 +677,7 @@ def restore(model:nn.Module, # any image-to-image module
     h, w = x.shape[-2:]
     if min(h, w) < 1: raise ValueError(f"restore needs an image of at least 1x1 pixels, got {h}x{w}")
     with eval_mode(model):
-        x = pad_to_multiple(x.to(device or model_device(model)), multiple)
+        x = pad_to_multiple(x.to(device or _weights_device(model, x)), multiple)
         y = _run(model, x, batch or 8) if tile is None else _run_tiled(model, x, tile, overlap, batch or len(x), multiple, progress)
     y = y[..., :h, :w].to(image.device)
     return y[0] if image.ndim == 3 else y

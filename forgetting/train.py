@@ -15,18 +15,18 @@ from torch import nn, Tensor
 from torch.utils.data import Dataset, DataLoader
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
-from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools
+from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools, check_tasks
 from .evaluate import evaluate, Results, default_device, model_device, atomic_write, atomic_write_all, refuse_existing, json_writer, save_json, load_json
 from .model import read_checkpoint
 from .distributed import shard_config, check_ranks, rank_info, rank_device, ddp_model, mean_over_ranks, broadcast
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'check_field', 'check_tasks',
-           'lr_factor', 'patch_datasets', 'tasks_for_step', 'batch_for_step', 'StepBatches', 'step_loader',
-           'resolve_device', 'make_optimizer', 'train_step', 'model_spec', 'cpu_state_dict', 'rng_state',
-           'set_rng_state', 'seed_everything', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train',
-           'plot_history', 'release_config', 'convergence', 'save_release', 'train_release', 'release_bars',
-           'bars_markdown', 'default_device']
+__all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'check_field', 'lr_factor',
+           'patch_datasets', 'tasks_for_step', 'batch_for_step', 'StepBatches', 'step_loader', 'resolve_device',
+           'make_optimizer', 'train_step', 'model_spec', 'cpu_state_dict', 'rng_state', 'set_rng_state',
+           'seed_everything', 'save_checkpoint', 'load_checkpoint', 'load_model_state', 'train', 'plot_history',
+           'release_config', 'convergence', 'save_release', 'train_release', 'release_bars', 'bars_markdown',
+           'default_device']
 
 # %% ../nbs/02_train.ipynb #bf381dde
 _all_ = ['default_device']
@@ -66,7 +66,7 @@ class TrainConfig:
         if not 0 <= self.min_lr <= self.lr: raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr}")
         if self.weight_decay < 0: raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.grad_clip is not None and not self.grad_clip > 0: raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
-        _check_tasks(self.tasks)
+        check_tasks(self.tasks, unique=True)
         if self.layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {self.layout!r}")
         if self.device != 'auto':
             try: torch.device(self.device)
@@ -114,19 +114,6 @@ def check_field(cfg, # a config object (dataclass)
     if not ok: raise ValueError(f"{key} must be {what}{' or None' if none else ''}, got {v!r}")
 
 def _check_int(cfg, key:str, low:int): check_field(cfg, key, int, low)
-
-# %% ../nbs/02_train.ipynb #2dd0022d
-def check_tasks(tasks, # task names
-                what:str='tasks', # the field, for messages
-               ):
-    "Refuse unknown or repeated task names."
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown: raise ValueError(f"unknown task(s) {unknown} in {what}; known tasks: {list(TASKS)}")
-    if len(set(tasks)) != len(tasks): raise ValueError(f"{what} has duplicates: {list(tasks)}")
-
-def _check_tasks(tasks:list):
-    if not tasks: raise ValueError("tasks is empty: train on at least one task")
-    check_tasks(tasks)
 
 # %% ../nbs/02_train.ipynb #9370b59a
 def lr_factor(step:int, # optimiser step, 0-based

@@ -12,10 +12,10 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, torch.distr
 from torch import Tensor
 from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
-from .data import task_type, degrade
+from .data import task_type, degrade, check_tasks
 from .evaluate import psnr, model_device
 from .attack import pgd
-from .train import train, TrainConfig, check_field, check_tasks, cpu_state_dict, save_checkpoint, load_checkpoint
+from .train import train, TrainConfig, check_field, cpu_state_dict, save_checkpoint, load_checkpoint
 from .distributed import (job_ranks, rank_share, means_over_ranks, rank0_values, sum_over_ranks_,
                                     average_gradients_, from_rank0_)
 
