@@ -856,11 +856,11 @@ def task_negation(model:nn.Module, # the copy being unlearned (its weights are t
 
 # %% ../nbs/05_unlearn.ipynb #a9406461
 def dampening_factors(forget_importance:dict, retain_importance:dict, # name -> mean importance on the forget and the proxy-retain inputs
-                      alpha:float, # selection: weights with I_f > alpha x I_r
-                      lam:float=1.0, # dampening: the selected weights are scaled by min(lam x I_r / I_f, 1)
+                      threshold:float, # SSD's alpha, the selection: weights with I_f > threshold x I_r
+                      dampening:float=1.0, # SSD's lambda: the selected weights are scaled by min(dampening x I_r / I_f, 1)
                      ) -> dict: # name -> factors in [0, 1]
-    "SSD's per-weight factors: min(lam x I_r / I_f, 1) where I_f > alpha x I_r, 1 elsewhere."
-    return {k: torch.where(f > alpha * retain_importance[k], (lam * retain_importance[k] / f.clamp_min(1e-30)).clamp(max=1.0), torch.ones_like(f))
+    "SSD's per-weight factors: min(dampening x I_r / I_f, 1) where I_f > threshold x I_r, 1 elsewhere."
+    return {k: torch.where(f > threshold * retain_importance[k], (dampening * retain_importance[k] / f.clamp_min(1e-30)).clamp(max=1.0), torch.ones_like(f))
             for k, f in forget_importance.items()}
 
 def selective_dampening(model:nn.Module, # the copy being unlearned (its weights are theta0; modified in place)
@@ -935,14 +935,14 @@ def reinitialise(model:nn.Module, seed:int=0) -> nn.Module:
 
 @torch.no_grad()
 def shrink_perturb_(model:nn.Module, # modified in place
-                    alpha:float, # 0: unchanged; 1: a fresh initialisation
+                    fraction:float, # of the way to a fresh initialisation: 0 unchanged, 1 a fresh initialisation
                     seed:int=0, # seeds the fresh initialisation (`reinitialise`)
                     mask:dict|None=None, # name -> 0/1 mask: only these weights move (`module_mask`, `saliency_mask`)
                    ):
-    "theta <- (1 - alpha) theta + alpha theta_fresh on every trainable parameter: part of the way to a fresh initialisation."
+    "theta <- (1 - fraction) theta + fraction theta_fresh on every trainable parameter: part of the way to a fresh initialisation."
     fresh = dict(reinitialise(copy.deepcopy(model).cpu(), seed).named_parameters())   # drawn on the CPU: the same on every device and rank
     for k, p in model.named_parameters():
-        if p.requires_grad: p.add_(alpha * (fresh[k].to(p.device) - p) * (1 if mask is None else mask[k]))
+        if p.requires_grad: p.add_(fraction * (fresh[k].to(p.device) - p) * (1 if mask is None else mask[k]))
 
 # %% ../nbs/05_unlearn.ipynb #23ba2c3c
 def proxy_images(proxy, # a dataset of (degraded, clean, task) items, an (N,3,H,W) tensor of clean images, or None
