@@ -198,6 +198,7 @@ def forgetting_report(original:nn.Module, # the trained model
     missing = [t for t in forget_tasks if t not in suite.tasks]
     if missing: raise ValueError(f"forget task(s) {missing} not in the suite's tasks {list(suite.tasks)}")
     retain_tasks = [t for t in suite.tasks if t not in forget_tasks]
+    if not retain_tasks: raise ValueError(f"the test suite holds only the forgotten task(s) {forget_tasks}: add test data of the retained tasks (the retain change needs it)")
     models = {'original': (original, {}), **({'retrained': (retrained, {'seconds': retrain and retrain['seconds']})} if retrained is not None else {})}
     models.update({k: v if isinstance(v, tuple) else (v, {}) for k, v in unlearned.items()})
     results, outputs, losses = _score_models(models, suite, members, nonmembers, device, progress, tile)

@@ -94,6 +94,7 @@ def test_bad_audit_folders_and_types_are_one_line(ckpts, folders, tmp_path):
     base = ['report', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--mia', '--out', tmp_path / 'r.json', *SMALL]
     user_error(forgetting(*base, '--members', folders / 'pairs', '--nonmembers', folders / 'pairs'), 'hold the same images')
     user_error(forgetting(*base, '--members', folders / 'pairs'), 'give both --members and --nonmembers')
+    user_error(forgetting('report', '--original', ckpts / 'orig.pt', '--sots', folders / 'pairs', *QUIET), 'holds only the forgotten task')   # no retained task to compare
     user_error(forgetting('report', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--mia', '--forget', 'rain', '--members', folders / 'pairs',
                           '--nonmembers', folders / 'unseen', '--size', 32, '--tasks', 'noise50', 'rain', *QUIET), 'holds haze pairs')
     user_error(forgetting('unlearn', '--checkpoint', ckpts / 'nohaze.pt', '--out', tmp_path / 'u.pt', '--forget-pairs', folders / 'pairs', *FAST_UNLEARN),
