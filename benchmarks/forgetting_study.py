@@ -32,19 +32,6 @@ def options_of(recipe:str, changes:dict|None=None) -> list[str]:
     return ['--method', recipe] + [a for k, v in (changes or {}).items() for a in ('--set', f'{k}={json.dumps(v)}')]
 
 
-BLOCKS = dict( # block of PromptIR/AdaIR -> the pattern of its top-level module names
-    encoder=r'patch_embed|encoder_level\d+|down\d+_\d+', latent=r'latent', prompts=r'prompt\d+|noise_level\d+|reduce_noise_level\d+',
-    frequency=r'fre\d+', decoder=r'up\d+_\d+|reduce_chan_level\d+|decoder_level\d+', output=r'refinement|output')
-
-
-def model_blocks(model) -> dict:
-    "Block -> its top-level modules (`update_only` paths) for the blocks the model has; every module must fall in one block."
-    top = list(dict.fromkeys(k.split('.')[0] for k, _ in model.named_parameters()))
-    blocks = {b: [n for n in top if re.fullmatch(p, n)] for b, p in BLOCKS.items()}
-    if left := [n for n in top if not any(n in ns for ns in blocks.values())]: sys.exit(f"modules outside every block of BLOCKS: {left}")
-    return {b: ns for b, ns in blocks.items() if ns}
-
-
 def study_rows(blocks:dict|None=None):
     """Every (row, group, `forgetting unlearn` options, seeds) of the study: the library's recipe and ablation tables, retain-data rows,
     and with `blocks` (`model_blocks`) the default restricted to each block of the architecture."""
@@ -379,6 +366,7 @@ def main(argv=None):
     if args.one: torch.set_num_threads(1); return run_one(args, args.one, json.loads(args.options))
     if args.merge: return merge(args)
     from forgetting.model import load_model
+    from forgetting.model import model_blocks
     args.blocks = model_blocks(load_model(ROOT / args.original, None, 'cpu').model)
     todo = runs(args.only, args.exact, args.blocks)
     if not args.report_only: run_missing(args, todo)

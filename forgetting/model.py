@@ -16,14 +16,14 @@ from torch import Tensor
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
-__all__ = ['LAYER_NORMS', 'MODELS', 'model_spec', 'WRAPPER_KEYS', 'KEY_PREFIXES', 'WithBiasLayerNorm', 'BiasFreeLayerNorm',
-           'LayerNorm', 'channel_attention', 'Attention', 'FeedForward', 'TransformerBlock', 'transformer_stage',
-           'OverlapPatchEmbed', 'Downsample', 'Upsample', 'check_multiple', 'PromptGenBlock', 'RestormerUNet',
-           'scaled_width', 'PromptIR', 'frequency_mask', 'split_frequencies', 'CrossAttention', 'SpatialGate',
-           'ChannelGate', 'FrequencyRefine', 'FrequencyModule', 'AdaIR', 'reference_init', 'get_model', 'model_config',
-           'build_model', 'pickle_refusal', 'read_checkpoint', 'extract_state_dict', 'state_dict_mismatch',
-           'format_mismatch', 'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model', 'pad_to_multiple',
-           'tile_starts', 'blend_ramp', 'eval_mode', 'restore']
+__all__ = ['LAYER_NORMS', 'MODELS', 'model_spec', 'WRAPPER_KEYS', 'KEY_PREFIXES', 'BLOCKS', 'WithBiasLayerNorm',
+           'BiasFreeLayerNorm', 'LayerNorm', 'channel_attention', 'Attention', 'FeedForward', 'TransformerBlock',
+           'transformer_stage', 'OverlapPatchEmbed', 'Downsample', 'Upsample', 'check_multiple', 'PromptGenBlock',
+           'RestormerUNet', 'scaled_width', 'PromptIR', 'frequency_mask', 'split_frequencies', 'CrossAttention',
+           'SpatialGate', 'ChannelGate', 'FrequencyRefine', 'FrequencyModule', 'AdaIR', 'reference_init', 'get_model',
+           'model_config', 'build_model', 'pickle_refusal', 'read_checkpoint', 'extract_state_dict',
+           'state_dict_mismatch', 'format_mismatch', 'load_weights', 'Loaded', 'card_of', 'trained_tasks', 'load_model',
+           'pad_to_multiple', 'tile_starts', 'blend_ramp', 'eval_mode', 'restore', 'model_blocks']
 
 # %% ../nbs/01_model.ipynb #d4661613
 class WithBiasLayerNorm(nn.Module):
@@ -681,3 +681,16 @@ def restore(model:nn.Module, # any image-to-image module
         y = _run(model, x, batch or 8) if tile is None else _run_tiled(model, x, tile, overlap, batch or len(x), multiple, progress)
     y = y[..., :h, :w].to(image.device)
     return y[0] if image.ndim == 3 else y
+
+# %% ../nbs/01_model.ipynb #871877a5
+BLOCKS = dict( # block of PromptIR/AdaIR -> the pattern of its top-level module names
+    encoder=r'patch_embed|encoder_level\d+|down\d+_\d+', latent=r'latent', prompts=r'prompt\d+|noise_level\d+|reduce_noise_level\d+|chnl_reduce\d+|reduce_noise_channel_\d+',
+    frequency=r'fre\d+', decoder=r'up\d+_\d+|reduce_chan_level\d+|decoder_level\d+', output=r'refinement|output')
+
+def model_blocks(model:nn.Module, # a PromptIR or AdaIR (any size)
+                ) -> dict: # block -> its top-level module names, for the blocks the model has
+    "The model's top-level modules by block (`BLOCKS`); a module outside every block is refused, naming it."
+    top = list(dict.fromkeys(k.split('.')[0] for k, _ in model.named_parameters()))
+    blocks = {b: [n for n in top if re.fullmatch(p, n)] for b, p in BLOCKS.items()}
+    if left := [n for n in top if not any(n in ns for ns in blocks.values())]: raise ValueError(f"modules outside every block of BLOCKS: {left}")
+    return {b: ns for b, ns in blocks.items() if ns}

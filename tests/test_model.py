@@ -261,3 +261,13 @@ def test_adair_frequency_split_runs_in_fp32_under_autocast():
     for g, r in zip(got, ref):
         assert g.dtype == torch.float32
         torch.testing.assert_close(g, r, atol=0.05, rtol=0.05)
+
+
+@pytest.mark.parametrize('name', list(PUBLISHED))
+def test_every_module_of_the_published_models_is_in_one_block(name, published):
+    "The study's per-block rows restrict updates to these paths: every top-level module of PromptIR and AdaIR falls in a block."
+    from forgetting.model import model_blocks
+    blocks = model_blocks(published[name])
+    names = [n for ns in blocks.values() for n in ns]
+    assert len(names) == len(set(names)) and {'encoder', 'latent', 'decoder', 'output'} <= set(blocks)
+    assert ('frequency' in blocks) == (name == 'adair') and ('prompts' in blocks) == (name == 'promptir')
