@@ -11,7 +11,7 @@ the 64 px bundled test suite), then `forgetting unlearn` of that checkpoint (the
 below); unlearning's precision flags are passed only where this version's `forgetting unlearn --help` lists them.
 
 Every run, of one process or several (--nproc N: torchrun), is a child process of the console command
-(`python -m forgetting.cli ...`, its output passed through); nothing here imports forgetting.cli. Its peak GPU memory is
+(`forgetting ...` beside this Python, its output passed through); nothing here imports the command line. Its peak GPU memory is
 measured from outside: a background thread samples `nvidia-smi --query-gpu=index,memory.used` every 0.5 s while the
 run goes on, and each GPU's peak minus its value sampled just before the run started is recorded in MiB. That is device
 memory used as nvidia-smi reports it: it includes the CUDA context of every process of the run and the caching
@@ -30,7 +30,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ('fp32', 'bf16')
-CLI = [sys.executable, '-m', 'forgetting.cli']          # the console command `forgetting`, run in a child process
+CLI = [str(Path(sys.executable).with_name('forgetting'))]   # the console command, installed beside this Python; run in a child process
 SAMPLE_EVERY = 0.5                                      # seconds between nvidia-smi samples
 GPU_MEMORY_NOTE = ('gpu_memory_used_mib: for each GPU index, the peak of `nvidia-smi --query-gpu=index,memory.used '
                    f'--format=csv,noheader,nounits` sampled every {SAMPLE_EVERY:g} s while the run went on, minus the value '
