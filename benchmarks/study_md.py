@@ -16,7 +16,6 @@ constants, copied below with where they live; the targets are checked against th
 import argparse, difflib, json, os, re, sys, tempfile
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / 'STUDY.md'
@@ -77,14 +76,12 @@ def claim(ok, what):
 
 # --------------------------------------------------------------------------------------------------------- paired rows
 
-def paired(rep_a, a, rep_b, b, tasks, n_boot=2000, seed=0):
-    "forgetting.evaluate.paired_difference on two saved report rows (forgetting.report.row_results): mean, low, high."
+def paired(rep_a, a, rep_b, b, tasks):
+    "The paired per-image difference of two saved report rows (the library's, on `row_results`): mean, low, high, ..."
+    from forgetting.evaluate import paired_difference
+    from forgetting.report import row_results
     if rep_a['image_tasks'] != rep_b['image_tasks']: raise SystemExit(f'study_md: {a} and {b} are not on the same images')
-    ia, ib, it = rep_a['rows'][a]['images'], rep_b['rows'][b]['images'], rep_a['image_tasks']
-    diffs = [np.array([x - y for x, y, t in zip(ia, ib, it) if t == task]) for task in tasks]
-    g = np.random.default_rng(seed)
-    boot = np.mean([[d[g.integers(len(d), size=len(d))].mean() for _ in range(n_boot)] for d in diffs], axis=0)
-    return dict(mean=float(np.mean([d.mean() for d in diffs])), low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)))
+    return paired_difference(row_results(rep_a, a), row_results(rep_b, b), tasks)
 
 # --------------------------------------------------------------------------------------------------------- the data
 

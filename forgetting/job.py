@@ -207,15 +207,15 @@ def audit_sets(tasks:list[str], # the forgotten tasks
                layout:str='shared', # the original's training layout (the bundled members)
                size:int=128, grid:int=SUITE_GRID, # crops of clean photos, as the test suite
                task:str|None=None, # the task of pairs whose layout does not say it
-              ) -> tuple: # (members suite, non-members suite, the members' `forget_source`-like record)
+              ) -> tuple: # (members suite, non-members suite, the members as `forget_source` records a forget set)
     "The membership sets: your folders, else the bundled photos of the forgotten type (members) and the test photos."
     if (members is None) != (nonmembers is None): raise ValueError("give both --members and --nonmembers (your private photos and unseen ones), or neither")
-    if members is None: return *membership_sets(tasks, layout, size, grid), dict(source='bundled', photos=[p.name for p in type_photos(tasks, layout)])
-    record = folder_checksum(members)
+    record = forget_source(Job(task_type(tasks[0]), **folder_fields(members)), tasks, layout)
+    if members is None: return *membership_sets(tasks, layout, size, grid), record
     if Path(members).resolve() == Path(nonmembers).resolve() or record['sha256'] == folder_checksum(nonmembers)['sha256']:
         raise ValueError(f"--members {members} and --nonmembers {nonmembers} hold the same images: the audit needs photos the model never saw as non-members")
     suites = [folder_suite(f, tasks, task, size, grid) for f in (members, nonmembers)]
-    return *suites, dict(source='pairs' if pairs_layout(members) else 'photos', folder=str(members), **record)
+    return *suites, record
 
 # %% ../nbs/11_job.ipynb #c780021f
 def members_differ(record:dict, # the audited members (`audit_sets`)
