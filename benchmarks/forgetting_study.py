@@ -16,12 +16,15 @@ in N processes of one thread each. Writes into --out: `forgetting_report.{json,m
 the targets table, diagnostics), `forgetting_tasks.png`, `forgetting_grid.png`, `forgetting_frontier.png` and
 `forgetting_changes.png` (per-image retain changes of the main rows) and `forgetting_why.png` (where the weights
 moved and what each retained task lost, for GA only, the published recipe and the default with and without its distillation).
+With `--erasure quick|full` every row (and the retrained models of `--references`, rows of their own) also gets the
+relearning attack suite, the weight-noise and line probes and the 64-member audit's TPR at 1% and 10% FPR
+(`forgetting.erasure`), the report its `relearn_reference` and erasure targets, and --out `erasure.png`.
 The options of the default were chosen on a validation suite of the training photos (`benchmarks/option_search.py`),
 never on these test photos.
 """
 import argparse, copy, json, os, re, shlex, subprocess, sys, time
 from pathlib import Path
-import torch, torch.nn.functional as F
+import torch
 
 SEEDS = (0, 1, 2)
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +38,7 @@ def options_of(recipe:str, changes:dict|None=None) -> list[str]:
 def study_rows(blocks:dict|None=None):
     """Every (row, group, `forgetting unlearn` options, seeds) of the study: the library's recipe and ablation tables, retain-data rows,
     and with `blocks` (`model_blocks`) the default restricted to each block of the architecture."""
+    import forgetting.variants  # noqa: F401  (its ablation rows join ABLATIONS)
     from forgetting.unlearn import ABLATIONS, DEFAULT_METHOD
     three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps', 'pass-through-distill +relearn step', 'pass-through-distill +perturb 0.3')
     ablations = [(n, 'ablation', options_of(r, ch), SEEDS if n in three else (0,)) for n, (r, ch) in ABLATIONS.items()]
@@ -120,77 +124,6 @@ def run_missing(args, todo):
                 if j.returncode: sys.exit(f"row {n!r} failed with status {j.returncode}")
 
 
-def gradient_alignment(model, photos, forget_task, tasks, patch=48, n=32):
-    """Cosine between the L1-loss gradient on the forget task and on each other task (at the original weights):
-    a negative value means ascent on the forget task is descent on that task."""
-    from forgetting.data import PatchDataset
-    from forgetting.unlearn import as_pairs
-    def grad(task):
-        x, y, _ = as_pairs(PatchDataset(photos, [task], patch_size=patch, length=n, seed=3))
-        model.zero_grad(set_to_none=True); F.l1_loss(model(x), y).backward()
-        g = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]); model.zero_grad(set_to_none=True)
-        return g
-    gf = grad(forget_task)
-    return {t: F.cosine_similarity(gf, grad(t), dim=0).item() for t in tasks}
-
-
-def layer_changes(model, original, top=5):
-    "The parameter tensors that moved most, relative to their size: where the unlearning went."
-    ref = dict(original.named_parameters())
-    ch = {k: ((p - ref[k]).norm() / (ref[k].norm() + 1e-12)).item() for k, p in model.named_parameters()}
-    return dict(sorted(ch.items(), key=lambda kv: -kv[1])[:top])
-
-
-def group_changes(model, original) -> dict:
-    "Relative change ||theta - theta0|| / ||theta0|| of each top-level block (patch_embed, encoder_level1, prompt1, ..., output)."
-    ref, num, den = dict(original.named_parameters()), {}, {}
-    for k, p in model.named_parameters():
-        g = k.split('.')[0]
-        num[g] = num.get(g, 0.0) + ((p - ref[k]) ** 2).sum().item(); den[g] = den.get(g, 0.0) + (ref[k] ** 2).sum().item()
-    return {g: (num[g] / max(den[g], 1e-24)) ** 0.5 for g in num}
-
-
-def forget_term_alignment(model, photos, forget_task, tasks, kinds=('ascent', 'pass-through'), patch=48, n=32):
-    """Cosine between the gradient of each forget term (on the forget task) and the L1 gradient of each retained task, at the
-    original weights. A step descends the forget term, so a negative cosine means the step raises that task's loss."""
-    from forgetting.data import PatchDataset
-    from forgetting.unlearn import as_pairs, forget_term
-    def grad(loss):
-        model.zero_grad(set_to_none=True); loss.backward()
-        g = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]); model.zero_grad(set_to_none=True)
-        return g
-    pairs = lambda t: as_pairs(PatchDataset(photos, [t], patch_size=patch, length=n, seed=3))[:2]
-    xf, yf = pairs(forget_task)
-    gt = {t: grad(F.l1_loss(model(x), y)) for t, (x, y) in ((t, pairs(t)) for t in tasks)}
-    return {k: {t: F.cosine_similarity(grad(forget_term(model(xf), xf, yf, k)), g, dim=0).item() for t, g in gt.items()} for k in kinds}
-
-
-def projection_check(original, relearn_set, rt, n=64, steps=40) -> dict:
-    """Why gradient projection keeps little: how much of each gradient at theta0 lies in the span of the basis (n per-sample
-    retained-loss gradients of the seed-0 job's proxy-retain pairs), and what `steps` steps of pass-through without the
-    distillation do to the retained L1 on the basis's own images and on other ones, with and without the projection."""
-    from forgetting.data import PatchDataset
-    from forgetting.unlearn import as_pairs, proxy_retain_inputs, retained_basis, forget_term, forget
-    m = copy.deepcopy(original.model).eval()
-    xf, yf, _ = as_pairs(relearn_set); xd = proxy_retain_inputs(yf, rt, 7)            # the seed-0 job's proxy-retain pairs
-    xh, yh, _ = as_pairs(PatchDataset(relearn_set.photos, relearn_set.tasks, patch_size=xf.shape[-1], length=16, seed=11))
-    xo = proxy_retain_inputs(yh, rt, 17)                                                # other patches, other draws
-    B, params = retained_basis(m, xd, yf, n), [p for p in m.parameters() if p.requires_grad]
-    def covered(loss):
-        g = torch.cat([x.flatten() for x in torch.autograd.grad(loss, params)])
-        return ((B.T @ g).norm() / g.norm()).item()
-    out = dict(directions=B.shape[1], coverage=dict(pass_through=covered(forget_term(m(xf[:8]), xf[:8], yf[:8], 'pass-through')),
-                                                    ascent=covered(forget_term(m(xf[:8]), xf[:8], yf[:8], 'ascent')),
-                                                    basis_images=covered(F.l1_loss(m(xd), yf)), other_images=covered(F.l1_loss(m(xo), yh))))
-    l1 = lambda net: {k: F.l1_loss(net(x), y).item() for k, (x, y) in dict(basis_images=(xd, yf), other_images=(xo, yh)).items()}
-    with torch.no_grad(): out['retained_l1'] = {'original': l1(m)}
-    for name, dirs in (('without projection', 0), ('with projection', n)):
-        new, _ = forget(original.model, relearn_set, trained_tasks=original.tasks, method='pass-through-distill', distill=0.0,
-                        retain_directions=dirs, steps=steps, stop_gain=None, progress=False)
-        with torch.no_grad(): out['retained_l1'][name] = l1(new.eval())
-    return out
-
-
 def plot_why(rep, path):
     "Why the default keeps the retained tasks: where each recipe moved the weights, and what each retained task lost."
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt, numpy as np
@@ -252,7 +185,18 @@ def study_markdown(rep) -> str:
           + '. Forget-term gradient vs each task\'s L1 gradient (negative: a step on the forget term raises that task\'s loss): '
           + '; '.join(f'{k}: ' + ', '.join(f'{t} {v:+.3f}' for t, v in d.items()) for k, d in rep['diagnostics']['forget_term_alignment'].items()) + '\n\nLargest relative parameter changes: '
           + '; '.join(f"{k}: " + ', '.join(f'{n} {v:.3f}' for n, v in ch.items()) for k, ch in rep['diagnostics']['layer_changes'].items()) + '\n'
-          + projection_markdown(rep['diagnostics'].get('projection')))
+          + projection_markdown(rep['diagnostics'].get('projection')) + erasure_section(rep))
+
+
+def erasure_section(rep) -> str:
+    "The erasure table and targets of a report made with --erasure ('' without)."
+    if 'erasure' not in rep: return ''
+    from forgetting.erasure import erasure_markdown
+    e = rep['erasure']
+    met = '\n'.join(f"- {k}: " + ', '.join(f"{t} {'met' if v else 'missed'}" for t, v in m.items()) for k, m in e['targets'].items())
+    return (f"\n## Erasure\n\nRelearning attack suite `{e['suite']}` ({e['max_steps']} steps each; the worst case is the fewest steps "
+            f"to recover), weight-noise and line probes, and the calibrated audit on {e['members']} members and {e['nonmembers']} "
+            f"non-members; references: {', '.join(e['references'])}.\n\n" + erasure_markdown(rep) + '\nErasure targets:\n\n' + met + '\n')
 
 
 def projection_markdown(d) -> str:
@@ -266,7 +210,33 @@ def projection_markdown(d) -> str:
 def frontier_points(rep) -> list:
     return [dict(name=k, group=r.get('group', k), forget_gap=r['forget_gap'], retain_change=r['retain_change'], retain_low=r['retain']['low'],
                  retain_high=r['retain']['high'], compute=r.get('compute'), relearn_steps=r.get('relearn_steps'))
-            for k, r in rep['rows'].items() if k != 'retrained']
+            for k, r in rep['rows'].items() if not k.startswith('retrained')]
+
+
+def unlearned_targets(rep) -> list:
+    "The targets table of the unlearned rows (`targets_table`), without the rows of extra retrained models."
+    from forgetting.report import targets_table
+    return [t for t in targets_table(rep) if not t['model'].startswith('retrained (')]
+
+
+def reference_models(args) -> dict:
+    "Row name -> model of every retrained model given with --references (the reference spread)."
+    from forgetting.model import load_model
+    return {f'retrained ({Path(p).stem})': load_model(ROOT / p, None, 'cpu').model.eval() for p in args.references}
+
+
+def erasure(args, rep, original, retrained, models, suite, ft, rt, layout, relearn_set):
+    """The relearning attack suite, the probes and the 64-member audit on every row (`forgetting.erasure.add_erasure`),
+    the reference spread from the retrained models, and the erasure targets."""
+    from forgetting.erasure import add_erasure, relearn_pairs, ATTACK_SUITES, audit_sets, erasure_targets, plot_erasure
+    every = {'original': original.model, 'retrained': retrained.model, **reference_models(args), **{k: m for k, (m, _) in models.items()}}
+    members, nonmembers = audit_sets(ft, layout)
+    refs = ('retrained', *[k for k in every if k.startswith('retrained (')])
+    add_erasure(rep, every, original.model, suite, ft, relearn_pairs(relearn_set, ft, rt, layout), refs, members, nonmembers,
+                progress=False, attacks=ATTACK_SUITES[args.erasure], max_steps=args.erasure_steps)
+    rep['erasure'] = dict(suite=args.erasure, max_steps=args.erasure_steps, references=list(refs), members=len(members),
+                          nonmembers=len(nonmembers), targets=erasure_targets(rep, refs))
+    plot_erasure(rep, Path(args.out) / 'erasure.png')
 
 
 def report(args, todo):
@@ -275,8 +245,10 @@ def report(args, todo):
     from forgetting.data import bundled_split, bundled_suite
     from forgetting.evaluate import plot_results, atomic_write, load_json
     from forgetting.unlearn import DEFAULT_METHOD
-    from forgetting.report import (forgetting_report, save_report, targets_table,
-                                   membership_sets, retrain_cost, forgetting_grid, plot_frontier, plot_changes)
+    from forgetting.report import (forgetting_report, save_report, targets_table, membership_sets, retrain_cost,
+                                   forgetting_grid, plot_frontier, plot_changes, gradient_alignment, forget_term_alignment,
+                                   layer_changes, group_changes)
+    from forgetting.variants import projection_check
     torch.set_num_threads(args.threads)
     out, cache = Path(args.out), Path(args.cache); out.mkdir(parents=True, exist_ok=True)
     original, ft, rt, layout, relearn_set = forget_job(args)
@@ -287,18 +259,20 @@ def report(args, todo):
         models[name] = (m.eval(), load_json(cache / f'{slug(name)}.json'))
     suite = bundled_suite('test')
     members, nonmembers = membership_sets(ft, layout)
-    rep = forgetting_report(original.model, retrained.model, models, suite, ft, members, nonmembers,
+    rows = {**models, **(reference_models(args) if args.erasure else {})}
+    rep = forgetting_report(original.model, retrained.model, rows, suite, ft, members, nonmembers,
                             retrain=retrain_cost(retrained.card), relearn_set=relearn_set, progress=False)
     for name, recipe, group, options, seed in todo:
         rep['rows'][name].update(recipe=recipe, group=group, seed=seed, command=models[name][1]['command'])
-    rep['seeds'], rep['targets'] = seed_spreads(rep), targets_table(rep)
+    rep['seeds'], rep['targets'] = seed_spreads(rep), unlearned_targets(rep)
+    if args.erasure: erasure(args, rep, original, retrained, models, suite, ft, rt, layout, relearn_set)
     train_photos = bundled_split()[0]
     why = [k for k in ('GA only seed 0', 'accurate (published) seed 0', f'{DEFAULT_METHOD} -distill', f'{DEFAULT_METHOD} seed 0') if k in models]
     rep['diagnostics'] = dict(gradient_alignment=gradient_alignment(original.model, train_photos, ft[0], rt),
                               forget_term_alignment=forget_term_alignment(original.model, train_photos, ft[0], rt),
                               layer_changes={k: layer_changes(models[k][0], original.model) for k in why},
                               group_changes={k: group_changes(models[k][0], original.model) for k in why})
-    if any('retain_directions' in ' '.join(o) for *_, o, _ in todo): rep['diagnostics']['projection'] = projection_check(original, relearn_set, rt)
+    if any('retain_directions' in ' '.join(o) for *_, o, _ in todo): rep['diagnostics']['projection'] = projection_check(original.model, relearn_set, rt, original.tasks)
     rep['setup'] = dict(original=args.original, retrained=args.retrained, layout=layout, suite="forgetting.data.bundled_suite('test')",
                         membership=f"forgetting.report.membership_sets({ft}, {layout!r})", relearn_set='the seed-0 forget set of `forgetting unlearn`')
     md = study_markdown(rep)
@@ -329,7 +303,7 @@ def merged(reports:dict) -> dict:
             if name not in rep['rows']: rep['rows'][name] = row
             elif max(abs(a - b) for a, b in zip(rep['rows'][name]['images'], row['images'])) > 1e-3:   # thread counts move the last digits
                 sys.exit(f"{folder}: row {name!r} differs from the one of an earlier folder by more than 1e-3 dB on some image")
-    rep['seeds'], rep['targets'] = seed_spreads(rep), targets_table(rep)
+    rep['seeds'], rep['targets'] = seed_spreads(rep), unlearned_targets(rep)
     return rep
 
 
@@ -360,6 +334,11 @@ def main(argv=None):
     p.add_argument('--report-only', action='store_true', help='report the cached rows only')
     p.add_argument('--merge', nargs='+', default=None, metavar='FOLDER',
                    help='merge the reports in these folders (same pair and suite) into --out, recomputing the seeds and targets; runs nothing')
+    p.add_argument('--erasure', default=None, choices=['quick', 'full'],
+                   help='add the relearning attack suite (forgetting.erasure.ATTACK_SUITES), the probes and the 64-member audit to every row')
+    p.add_argument('--erasure-steps', type=int, default=200, help='step budget of each relearning attack')
+    p.add_argument('--references', nargs='*', default=['data/checkpoints/promptir-tiny-retrained-nohaze-seed1.pt'],
+                   help='more retrained models (the reference spread of --erasure); rows of their own')
     p.add_argument('--one', default=None, help=argparse.SUPPRESS)
     p.add_argument('--options', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -35,10 +35,8 @@ def peak_rss_mib() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_
 
 
 def image_passes_per_step(hist:dict) -> int:
-    "Images through forward + backward per optimiser step: each set the job draws from gives min(its batch, its size)."
-    from forgetting.unlearn import BATCHES, UnlearnConfig, used_batches
-    used = used_batches(UnlearnConfig(**hist['config']))
-    return sum(min(used[field], hist[f'n_{name}']) for name, field in BATCHES.items() if field in used and f'n_{name}' in hist)
+    "Images through forward + backward per optimiser step, as the loop counted them (the first step's `passes`)."
+    return hist['steps'][0]['passes'] if hist['steps'] else None
 
 
 def step_seconds(hist:dict) -> list:

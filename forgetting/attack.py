@@ -16,10 +16,12 @@ import torch.nn as nn
 import matplotlib.pyplot as plt
 from torch import Tensor
 from torchvision.utils import make_grid
+from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
 
 from .data import TASKS
-from .evaluate import psnr, ssim, atomic_write, save_json, load_json, json_safe, model_device, Results, paired_difference
+from .evaluate import (psnr, ssim, atomic_write, save_json, load_json, json_safe, model_device, Results,
+                                 paired_difference)
 from .train import TrainConfig, patch_datasets, batch_for_step, make_optimizer, train_step
 
 # %% auto #0
@@ -31,17 +33,22 @@ __all__ = ['NORMS', 'LOSSES', 'ROBUSTNESS_METRICS', 'BUDGET_ATTACKS', 'sample_no
 
 # %% ../nbs/04_attack.ipynb #db76181a
 NORMS = ('linf', 'l2')
+
+# %% ../nbs/04_attack.ipynb #8e576367
 LOSSES = ('l1', 'mse')
 
+# %% ../nbs/04_attack.ipynb #ad1c011f
 def _check_choice(name:str, value, choices:tuple):
     "Return `value` if it is one of `choices`, else a ValueError naming the argument."
     if value not in choices: raise ValueError(f"{name}={value!r} is not supported; choose one of {choices}")
     return value
 
+# %% ../nbs/04_attack.ipynb #c4808867
 def _per_sample(v:Tensor, like:Tensor) -> Tensor:
     "Reshape a (B,) tensor to broadcast against the batch `like`."
     return v.view(-1, *([1] * (like.dim() - 1)))
 
+# %% ../nbs/04_attack.ipynb #d1afc765
 def _progress(items, progress:bool, **kwargs):
     "`items` wrapped in a fastprogress bar when `progress` (a silent bar still prints, so none at all otherwise)."
     return progress_bar(items, **kwargs) if progress else items
@@ -64,6 +71,7 @@ def project(delta:Tensor, # perturbations (B,C,H,W)
     n = sample_norm(delta, 'l2')
     return delta * _per_sample((eps / n.clamp_min(1e-12)).clamp(max=1.), delta)
 
+# %% ../nbs/04_attack.ipynb #4ec835f9
 def steepest_direction(grad:Tensor, # loss gradient (B,C,H,W)
                        norm:str='linf', # 'linf' or 'l2'
                       ) -> Tensor: # sign(grad) (L-inf) or grad/||grad||_2 per sample (L2); zero where grad is zero
@@ -72,6 +80,7 @@ def steepest_direction(grad:Tensor, # loss gradient (B,C,H,W)
     n = sample_norm(grad, 'l2')
     return grad * _per_sample(torch.where(n > 0, 1 / n, torch.zeros_like(n)), grad)
 
+# %% ../nbs/04_attack.ipynb #3bd0280a
 def clamp_to_image(x:Tensor, # clean images in [0,1]
                    delta:Tensor, # perturbations
                   ) -> Tensor: # `delta` shrunk so that `x + delta` lies in [0,1]
@@ -113,10 +122,12 @@ def output_distance(output:Tensor, # model outputs (B,C,H,W)
     "Per-sample L1 or MSE distance between two image batches."
     _check_choice('loss', loss, LOSSES)
     if output.shape != reference.shape:
-        raise ValueError(f"model output has shape {tuple(output.shape)} but the reference/target has shape {tuple(reference.shape)}")
+        raise ValueError(f"model output has shape {tuple(output.shape)} "
+                         f"but the reference/target has shape {tuple(reference.shape)}")
     diff = output - reference
     return (diff.abs() if loss == 'l1' else diff.square()).flatten(1).mean(1)
 
+# %% ../nbs/04_attack.ipynb #1b4a2698
 def attack_objective(model:nn.Module, # image-to-image model
                      x_adv:Tensor, # perturbed inputs
                      reference:Tensor|None=None, # untargeted: push the output away from this
@@ -151,6 +162,7 @@ def default_step_size(eps:float, # budget
     "Default PGD step size."
     return eps / 4 if _check_choice('norm', norm, NORMS) == 'linf' else 2.5 * eps / steps
 
+# %% ../nbs/04_attack.ipynb #73430f0d
 def _as_batch(t:Tensor, name:str) -> tuple[Tensor, bool]:
     "A (B,C,H,W) view of an image or batch, and whether it was a single image."
     if not isinstance(t, Tensor): raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -158,6 +170,7 @@ def _as_batch(t:Tensor, name:str) -> tuple[Tensor, bool]:
     if t.dim() == 4: return t, False
     raise ValueError(f"{name} must be an image (C,H,W) or a batch (B,C,H,W), got shape {tuple(t.shape)}")
 
+# %% ../nbs/04_attack.ipynb #9a24f12d
 def _keep_best(best:Tensor, best_obj:Tensor, cand:Tensor, cand_obj:Tensor) -> tuple[Tensor, Tensor]:
     "Per sample, keep whichever perturbation has the higher objective."
     better = cand_obj > best_obj
@@ -170,14 +183,18 @@ def _check_images(x:Tensor):
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"x must hold pixel values in [0,1], got range [{x.min().item():.4g}, {x.max().item():.4g}]")
 
-def _attack_inputs(model:nn.Module, x:Tensor, reference:Tensor|None, target:Tensor|None) -> tuple[Tensor, Tensor|None, Tensor|None]:
-    "`x`, `reference` and `target` as batches on the model's device (clones: usable even if made in inference mode); neither given: the model's clean output is the reference."
+# %% ../nbs/04_attack.ipynb #5d0ee955
+def _attack_inputs(model:nn.Module, x:Tensor, reference:Tensor|None, target:Tensor|None
+                  ) -> tuple[Tensor, Tensor|None, Tensor|None]:
+    ("`x`, `reference` and `target` as batches on the model's device (clones: usable even if made in inference mode); "
+     "neither given: the model's clean output is the reference.")
     device = model_device(model)
     x0 = x.detach().to(device).clone()
     if target is not None: return x0, None, _as_batch(target, 'target')[0].detach().to(device).clone()
     if reference is not None: return x0, _as_batch(reference, 'reference')[0].detach().to(device).clone(), None
     with torch.no_grad(): return x0, model(x0), None
 
+# %% ../nbs/04_attack.ipynb #834b9b53
 def _check_attack_args(x:Tensor, eps:float, steps:int, step_size:float, restarts:int, norm:str, loss:str,
                        reference, target, random_start:bool):
     "Clear errors for bad attack arguments."
@@ -189,8 +206,9 @@ def _check_attack_args(x:Tensor, eps:float, steps:int, step_size:float, restarts
     if reference is not None and target is not None:
         raise ValueError("pass either reference (untargeted attack) or target (targeted attack), not both")
     if reference is None and target is None and not random_start:
-        raise ValueError("reference=None attacks the distance to the model's own clean output, which is zero with a zero "
-                         "gradient at the clean input: use random_start=True or pass a reference (e.g. the ground truth)")
+        raise ValueError("reference=None attacks the distance to the model's own clean output, "
+                         "which is zero with a zero gradient at the clean input: "
+                         "use random_start=True or pass a reference (e.g. the ground truth)")
 
 # %% ../nbs/04_attack.ipynb #548c073c
 def _attack_restart(objective, # maps x_adv to the (B,) objective to maximise
@@ -258,7 +276,8 @@ def fgsm(model:nn.Module, # image-to-image model
 # %% ../nbs/04_attack.ipynb #0999c62d
 def _cw_round(model:nn.Module, x0:Tensor, reference:Tensor, wanted:Tensor, c:Tensor, steps:int, lr:float,
               max_norm:float|None) -> tuple[Tensor, Tensor]:
-    "One optimisation at per-image weights `c` from a zero perturbation: per image the smallest successful perturbation and its L2 norm (inf where none)."
+    ("One optimisation at per-image weights `c` from a zero perturbation: "
+     "per image the smallest successful perturbation and its L2 norm (inf where none).")
     delta = torch.zeros_like(x0, requires_grad=True)
     opt = torch.optim.Adam([delta], lr=lr)
     best, best_norm = torch.zeros_like(x0), torch.full((len(x0),), math.inf, device=x0.device)
@@ -270,9 +289,11 @@ def _cw_round(model:nn.Module, x0:Tensor, reference:Tensor, wanted:Tensor, c:Ten
         if k == steps: break
         delta.grad, = torch.autograd.grad((delta.flatten(1).square().sum(1) + c * shortfall).sum(), delta)
         opt.step()
-        with torch.no_grad(): delta.copy_(clamp_to_image(x0, delta if max_norm is None else project(delta, max_norm, 'l2')))
+        with torch.no_grad():
+            delta.copy_(clamp_to_image(x0, delta if max_norm is None else project(delta, max_norm, 'l2')))
     return best, best_norm
 
+# %% ../nbs/04_attack.ipynb #53a0d63c
 def cw_l2(model:nn.Module, # image-to-image model
           x:Tensor, # inputs (B,C,H,W) or (C,H,W), values in [0,1]
           reference:Tensor, # ground truth: the output's PSNR to it must drop
@@ -284,14 +305,16 @@ def cw_l2(model:nn.Module, # image-to-image model
           max_norm:float|None=None, # optional L2 budget the perturbation is projected into
           eval_mode:bool=True, # run the model in eval mode (False: keep its current mode)
           progress:bool=False, # progress bar over the rounds
-         ) -> tuple[Tensor, Tensor]: # (inputs with each image's smallest successful perturbation, `x` where none; success (B,) bool)
+         ) -> tuple[Tensor, Tensor]: # (inputs, each with its smallest successful perturbation or none; success)
     "Smallest L2 perturbation found that lowers the output's PSNR to `reference` by `drop` dB (C&W-L2 style)."
     xb, single = _as_batch(x, 'x'); _check_images(xb)
     for name, v in dict(drop=drop, c=c, lr=lr).items():
         if not v > 0: raise ValueError(f"{name} must be > 0, got {v}")
-    if steps < 1 or search_steps < 1: raise ValueError(f"steps and search_steps must be >= 1, got {steps} and {search_steps}")
+    if steps < 1 or search_steps < 1:
+        raise ValueError(f"steps and search_steps must be >= 1, got {steps} and {search_steps}")
     if max_norm is not None and not max_norm > 0: raise ValueError(f"max_norm must be > 0 (or None), got {max_norm}")
-    if reference is None: raise ValueError("cw_l2 needs a reference (the ground truth) to measure the PSNR drop against")
+    if reference is None:
+        raise ValueError("cw_l2 needs a reference (the ground truth) to measure the PSNR drop against")
     with torch.inference_mode(False), torch.enable_grad(), frozen(model, eval_mode):
         x0, reference, _ = _attack_inputs(model, xb, reference, None)
         with torch.no_grad(): wanted = output_distance(model(x0), reference, 'mse').clamp_min(1e-12) * 10 ** (drop / 10)
@@ -300,7 +323,8 @@ def cw_l2(model:nn.Module, # image-to-image model
         for _ in _progress(range(search_steps), progress, leave=False):
             cand, cand_norm = _cw_round(model, x0, reference, wanted, cs.to(x0.device), steps, lr, max_norm)
             better = cand_norm < best_norm
-            best, best_norm = torch.where(_per_sample(better, x0), cand, best), torch.where(better, cand_norm, best_norm)
+            best, best_norm = (torch.where(_per_sample(better, x0), cand, best),
+                               torch.where(better, cand_norm, best_norm))
             found = (cand_norm < math.inf).cpu()
             hi, lo = torch.where(found, torch.minimum(hi, cs), hi), torch.where(found, lo, torch.maximum(lo, cs))
             cs = torch.where(hi < math.inf, (lo + hi) / 2, cs * 10)
@@ -312,7 +336,8 @@ def square_fraction(i:int, # iteration, 0-based
                     queries:int, # query budget of the run
                     p_init:float=0.05, # share at the start
                    ) -> float: # share of the image's pixels the square covers at iteration `i`
-    "Square Attack's schedule: `p_init` halved at iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000, rescaled to `queries`."
+    ("Square Attack's schedule: `p_init` halved at iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 "
+     "of 10,000, rescaled to `queries`.")
     i = int(i * 10_000 / queries)
     return p_init / 2 ** sum(i > t for t in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
 
@@ -320,12 +345,15 @@ def square_fraction(i:int, # iteration, 0-based
 def _square_update(delta:Tensor, eps:float, side:int, gen:torch.Generator) -> Tensor:
     "Each image's perturbation with one random `side` x `side` square set to a random +-eps per channel."
     B, C, H, W = delta.shape
-    top, left = torch.randint(0, H - side + 1, (B, 1), generator=gen), torch.randint(0, W - side + 1, (B, 1), generator=gen)
+    top, left = (torch.randint(0, H - side + 1, (B, 1), generator=gen),
+                 torch.randint(0, W - side + 1, (B, 1), generator=gen))
     rows, cols = torch.arange(H)[None], torch.arange(W)[None]
-    inside = ((rows >= top) & (rows < top + side))[:, None, :, None] & ((cols >= left) & (cols < left + side))[:, None, None, :]
+    inside = (((rows >= top) & (rows < top + side))[:, None, :, None]
+              & ((cols >= left) & (cols < left + side))[:, None, None, :])
     signs = eps * (2. * torch.randint(0, 2, (B, C, 1, 1), generator=gen) - 1)
     return torch.where(inside.to(delta.device), signs.to(delta), delta)
 
+# %% ../nbs/04_attack.ipynb #39662a1e
 def square(model:nn.Module, # image-to-image model
            x:Tensor, # inputs (B,C,H,W) or (C,H,W), values in [0,1]
            eps:float, # L-inf budget
@@ -343,7 +371,8 @@ def square(model:nn.Module, # image-to-image model
     if eps < 0: raise ValueError(f"eps must be >= 0, got {eps}")
     if queries < 1: raise ValueError(f"queries must be >= 1, got {queries}")
     if not 0 < p_init <= 1: raise ValueError(f"p_init must be in (0, 1], got {p_init}")
-    if reference is not None and target is not None: raise ValueError("pass either reference (untargeted attack) or target (targeted attack), not both")
+    if reference is not None and target is not None:
+        raise ValueError("pass either reference (untargeted attack) or target (targeted attack), not both")
     gen = torch.Generator().manual_seed(seed)
     with torch.inference_mode(False), torch.no_grad(), frozen(model, eval_mode):
         x0, reference, target = _attack_inputs(model, xb, reference, target)
@@ -366,7 +395,10 @@ def budget_label(eps:float, # budget
     "Human-readable budget."
     return f'{eps * 255:g}/255' if _check_choice('norm', norm, NORMS) == 'linf' else f'{eps:g}'
 
+# %% ../nbs/04_attack.ipynb #06996e06
 ROBUSTNESS_METRICS = ('psnr', 'ssim', 'psnr_drop', 'psnr_vs_clean_output', 'ssim_vs_clean_output')
+
+# %% ../nbs/04_attack.ipynb #6322cc61
 _ROBUSTNESS_HEADERS = ('PSNR', 'SSIM', 'PSNR drop', 'PSNR vs clean output', 'SSIM vs clean output')
 
 # %% ../nbs/04_attack.ipynb #0e534029
@@ -374,7 +406,8 @@ def attack_name(meta:dict, # a robustness table's `meta`
                ) -> str: # e.g. 'PGD-20', 'FGSM', 'Square-300'
     "Short name of the attack a table was made with."
     attack = meta.get('attack', 'pgd')
-    return 'FGSM' if attack == 'fgsm' else f"Square-{meta.get('queries')}" if attack == 'square' else f"PGD-{meta.get('steps')}"
+    return ('FGSM' if attack == 'fgsm' else f"Square-{meta.get('queries')}" if attack == 'square'
+            else f"PGD-{meta.get('steps')}")
 
 # %% ../nbs/04_attack.ipynb #9a194cb0
 def _summarise_robustness(images:list[dict], budgets:list[str], tasks:list[str]) -> dict:
@@ -382,7 +415,8 @@ def _summarise_robustness(images:list[dict], budgets:list[str], tasks:list[str])
     table = {}
     for task in tasks:
         rows = [r for r in images if r['task'] == task]
-        table[task] = {b: {**{m: float(np.mean([r[b][m] for r in rows])) for m in ROBUSTNESS_METRICS}, 'count': len(rows)}
+        table[task] = {b: {**{m: float(np.mean([r[b][m] for r in rows])) for m in ROBUSTNESS_METRICS},
+                           'count': len(rows)}
                        for b in ['clean', *budgets]}
     table['overall'] = {b: {**{m: float(np.mean([table[t][b][m] for t in tasks])) for m in ROBUSTNESS_METRICS},
                             'count': len(images)} for b in ['clean', *budgets]}
@@ -405,39 +439,48 @@ class Robustness:
 
     def __getitem__(self, task:str) -> dict:
         "`table['noise25']['4/255']['psnr']` style access (budget 'clean' = unattacked)."
-        if task not in self.table: raise KeyError(f"no robustness results for task {task!r}; available: {list(self.table)}")
+        if task not in self.table:
+            raise KeyError(f"no robustness results for task {task!r}; available: {list(self.table)}")
         return self.table[task]
 
     def markdown(self, digits:int=2) -> str:
         "Long-format markdown table: one row per task and budget."
-        lines = ['| task | budget | ' + ' | '.join(_ROBUSTNESS_HEADERS) + ' | count |', '|:--|:--|' + '--:|' * (len(ROBUSTNESS_METRICS) + 1)]
+        lines = ['| task | budget | ' + ' | '.join(_ROBUSTNESS_HEADERS) + ' | count |',
+                 '|:--|:--|' + '--:|' * (len(ROBUSTNESS_METRICS) + 1)]
         fmt = lambda m, v: f"{v:.{digits + 2 if 'ssim' in m else digits}f}"
         for task, by_budget in self.table.items():
-            lines += [f'| {task} | {b} | ' + ' | '.join(fmt(m, row[m]) for m in ROBUSTNESS_METRICS) + f" | {row['count']} |"
-                      for b, row in by_budget.items()]
+            lines += [f'| {task} | {b} | ' + ' | '.join(fmt(m, row[m]) for m in ROBUSTNESS_METRICS)
+                      + f" | {row['count']} |" for b, row in by_budget.items()]
         return '\n'.join(lines)
 
     def __repr__(self) -> str: return self.markdown()
     def _repr_markdown_(self) -> str: return self.markdown()
 
-    def to_dict(self) -> dict:
-        "Plain-Python copy: budgets, labels, per-task table, per-image rows, meta (JSON-safe: inf -> 'inf')."
-        d = dict(budgets=self.budgets, labels=self.labels, tasks=self.tasks, table=self.table, images=self.images, meta=self.meta)
-        return json_safe(d)
+# %% ../nbs/04_attack.ipynb #a0c13f3b
+@patch
+def to_dict(self:Robustness) -> dict:
+    "Plain-Python copy: budgets, labels, per-task table, per-image rows, meta (JSON-safe: inf -> 'inf')."
+    d = dict(budgets=self.budgets, labels=self.labels, tasks=self.tasks, table=self.table, images=self.images,
+             meta=self.meta)
+    return json_safe(d)
 
-    def save(self, path:str|Path, # JSON file to write
-             overwrite:bool=False, # replace an existing file?
-            ) -> Path:
-        "Write the table as JSON, atomically."
-        return save_json(self.to_dict(), path, overwrite)
+# %% ../nbs/04_attack.ipynb #18b0ac25
+@patch
+def save(self:Robustness,
+         path:str|Path, # JSON file to write
+         overwrite:bool=False, # replace an existing file?
+        ) -> Path:
+    "Write the table as JSON, atomically."
+    return save_json(self.to_dict(), path, overwrite)
 
-    @classmethod
-    def load(cls, path:str|Path) -> Robustness:
-        "Read a table written by `save`."
-        d = load_json(path, 'robustness')   # 'inf' (an unattacked perfect output) comes back as a float
-        missing = {'images', 'budgets', 'meta'} - set(d) if isinstance(d, dict) else {'images', 'budgets', 'meta'}
-        if missing: raise ValueError(f"{path} is not a saved Robustness table (missing {sorted(missing)})")
-        return cls(d['images'], d['budgets'], d['meta'], d.get('tasks'))
+# %% ../nbs/04_attack.ipynb #f66115b9
+@patch(cls_method=True)
+def load(cls:Robustness, path:str|Path) -> Robustness:
+    "Read a table written by `save`."
+    d = load_json(path, 'robustness')   # 'inf' (an unattacked perfect output) comes back as a float
+    missing = {'images', 'budgets', 'meta'} - set(d) if isinstance(d, dict) else {'images', 'budgets', 'meta'}
+    if missing: raise ValueError(f"{path} is not a saved Robustness table (missing {sorted(missing)})")
+    return cls(d['images'], d['budgets'], d['meta'], d.get('tasks'))
 
 # %% ../nbs/04_attack.ipynb #97dd5c38
 def _task_batches(suite, batch_size:int) -> list[list[tuple]]:
@@ -449,10 +492,12 @@ def _task_batches(suite, batch_size:int) -> list[list[tuple]]:
             raise ValueError(f"suite item {i} must be (degraded, clean, task), got {type(item).__name__}")
         degraded, clean, task = item
         if degraded.ndim != 3 or degraded.shape != clean.shape:
-            raise ValueError(f"suite item {i} ({task}): degraded {tuple(degraded.shape)} and clean {tuple(clean.shape)} must be equal (C,H,W)")
+            raise ValueError(f"suite item {i} ({task}): degraded {tuple(degraded.shape)} "
+                             f"and clean {tuple(clean.shape)} must be equal (C,H,W)")
         groups.setdefault((task, tuple(degraded.shape)), []).append((i, *item))
     return [g[k:k + batch_size] for g in groups.values() for k in range(0, len(g), batch_size)]
 
+# %% ../nbs/04_attack.ipynb #dcb55a29
 def _image_metrics(output:Tensor, clean:Tensor, clean_output:Tensor, clean_psnr:Tensor) -> list[dict]:
     "Per-image metrics of `output` against the ground truth and the clean output."
     p, s = psnr(output, clean), ssim(output, clean)
@@ -463,22 +508,49 @@ def _image_metrics(output:Tensor, clean:Tensor, clean_output:Tensor, clean_psnr:
 # %% ../nbs/04_attack.ipynb #15abdb91
 BUDGET_ATTACKS = ('pgd', 'fgsm', 'square')
 
+# %% ../nbs/04_attack.ipynb #cbbc2c4c
 def _budget_attack(model:nn.Module, attack:str, norm:str, steps:int, step_size:float|None, restarts:int, queries:int,
                    loss:str, seed:int):
     "The attack `robustness` runs, as a function of (inputs, budget, ground truth)."
     if _check_choice('attack', attack, BUDGET_ATTACKS) == 'square' and norm != 'linf':
         raise ValueError(f"the square attack is an L-inf attack; norm={norm!r} is not supported for it")
-    if attack == 'pgd': return lambda x, eps, y: pgd(model, x, eps, norm, steps, step_size, reference=y, loss=loss, restarts=restarts, seed=seed)
+    if attack == 'pgd':
+        return lambda x, eps, y: pgd(model, x, eps, norm, steps, step_size, reference=y, loss=loss, restarts=restarts,
+                                     seed=seed)
     if attack == 'fgsm': return lambda x, eps, y: fgsm(model, x, eps, norm, reference=y, loss=loss)
     return lambda x, eps, y: square(model, x, eps, queries, reference=y, loss=loss, seed=seed)
 
-def _attack_settings(attack:str, norm:str, loss:str, steps:int, step_size:float|None, restarts:int, queries:int, seed:int) -> dict:
+# %% ../nbs/04_attack.ipynb #333f89b2
+def _attack_settings(attack:str, norm:str, loss:str, steps:int, step_size:float|None, restarts:int, queries:int,
+                     seed:int) -> dict:
     "What a robustness table records of its attack, and the passes it makes per image and budget."
     if attack == 'square': return dict(attack=attack, norm=norm, loss=loss, queries=queries, seed=seed, passes=queries)
     if attack == 'fgsm': return dict(attack=attack, norm=norm, loss=loss, steps=1, step_size='eps', passes=1)
     size = step_size if step_size is not None else 'default (eps/4)' if norm == 'linf' else 'default (2.5*eps/steps)'
-    return dict(attack=attack, norm=norm, loss=loss, steps=steps, restarts=restarts, seed=seed, step_size=size, passes=(steps + 1) * restarts)
+    return dict(attack=attack, norm=norm, loss=loss, steps=steps, restarts=restarts, seed=seed, step_size=size,
+                passes=(steps + 1) * restarts)
 
+# %% ../nbs/04_attack.ipynb #40c09370
+def _attack_batch(model:nn.Module, run:Callable, batch:list[tuple], budgets:tuple, norm:str
+                 ) -> tuple[list[dict], float]:
+    "Per-image rows of a batch of `_task_batches` (clean, then each budget attacked by `run`), and the attack seconds."
+    idx, degraded, clean, tasks = zip(*batch)
+    degraded, clean = torch.stack(degraded).float(), torch.stack(clean).float()
+    with frozen(model), torch.no_grad(): clean_out = model(degraded.to(model_device(model))).cpu().clamp(0, 1)
+    clean_psnr = psnr(clean_out, clean)
+    rows = [dict(task=t, index=i, clean=m)
+            for i, t, m in zip(idx, tasks, _image_metrics(clean_out, clean, clean_out, clean_psnr))]
+    attack_seconds = 0.
+    for eps in budgets:
+        start = time.perf_counter()
+        x_adv = run(degraded, eps, clean)
+        attack_seconds += time.perf_counter() - start
+        with frozen(model), torch.no_grad(): adv_out = model(x_adv.to(model_device(model))).cpu().clamp(0, 1)
+        for row, m in zip(rows, _image_metrics(adv_out, clean, clean_out, clean_psnr)):
+            row[budget_label(eps, norm)] = m
+    return rows, attack_seconds
+
+# %% ../nbs/04_attack.ipynb #0a204e1d
 def robustness(model:nn.Module, # image-to-image model
                suite, # sequence of (degraded, clean, task) items, e.g. a `PairedDataset`
                budgets:tuple=(1/255, 2/255, 4/255, 8/255), # attack budgets
@@ -493,7 +565,7 @@ def robustness(model:nn.Module, # image-to-image model
                progress:bool=True, # progress bar over batches
                attack:str='pgd', # 'pgd', 'fgsm' (white-box) or 'square' (query-only, L-inf)
                queries:int=300, # square: forward passes per image and budget
-               surrogate:nn.Module|None=None, # the model the attack is made on; None: `model` itself. Another model: a transfer attack
+               surrogate:nn.Module|None=None, # model the attack is made on (None: `model`); another: a transfer attack
               ) -> Robustness: # per-task, per-budget table
     "PSNR/SSIM of a model's outputs under attacks of several budgets, against ground truth and clean output."
     if len(suite) == 0: raise ValueError("the suite is empty: nothing to attack")
@@ -501,24 +573,17 @@ def robustness(model:nn.Module, # image-to-image model
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if device is not None: model.to(device)
     if surrogate is not None and device is not None: surrogate.to(device)
-    run = _budget_attack(model if surrogate is None else surrogate, attack, norm, steps, step_size, restarts, queries, loss, seed)
+    run = _budget_attack(model if surrogate is None else surrogate, attack, norm, steps, step_size, restarts, queries,
+                         loss, seed)
     batches, images, attack_seconds = _task_batches(suite, batch_size), [], 0.
     for batch in _progress(batches, progress):
-        idx, degraded, clean, tasks = zip(*batch)
-        degraded, clean = torch.stack(degraded).float(), torch.stack(clean).float()
-        with frozen(model), torch.no_grad(): clean_out = model(degraded.to(model_device(model))).cpu().clamp(0, 1)
-        clean_psnr = psnr(clean_out, clean)
-        rows = [dict(task=t, index=i, clean=m) for i, t, m in zip(idx, tasks, _image_metrics(clean_out, clean, clean_out, clean_psnr))]
-        for eps in budgets:
-            start = time.perf_counter()
-            x_adv = run(degraded, eps, clean)
-            attack_seconds += time.perf_counter() - start
-            with frozen(model), torch.no_grad(): adv_out = model(x_adv.to(model_device(model))).cpu().clamp(0, 1)
-            for row, m in zip(rows, _image_metrics(adv_out, clean, clean_out, clean_psnr)): row[budget_label(eps, norm)] = m
+        rows, seconds = _attack_batch(model, run, batch, budgets, norm)
         images += rows
+        attack_seconds += seconds
     meta = _attack_settings(attack, norm, loss, steps, step_size, restarts, queries, seed)
     per_image = attack_seconds / (len(images) * len(budgets))
-    meta.update(transfer=surrogate is not None, device=str(model_device(model)), attack_seconds=round(attack_seconds, 3), seconds_per_image=per_image,
+    meta.update(transfer=surrogate is not None, device=str(model_device(model)),
+                attack_seconds=round(attack_seconds, 3), seconds_per_image=per_image,
                 seconds_per_image_pass=per_image / meta['passes'])
     return Robustness(images, budgets, meta, getattr(suite, 'tasks', None))
 
@@ -528,6 +593,7 @@ def _norm_summary(rows:list[dict]) -> dict:
     norms = np.array([r['norm'] for r in rows], dtype=float)
     return dict(median_norm=float(np.median(norms)), success=float(np.isfinite(norms).mean()), count=len(rows))
 
+# %% ../nbs/04_attack.ipynb #6b8dddb8
 def minimal_norms(model:nn.Module, # image-to-image model
                   suite, # sequence of (degraded, clean, task) items
                   drop:float=3., # PSNR drop the perturbation must cause, in dB
@@ -536,7 +602,8 @@ def minimal_norms(model:nn.Module, # image-to-image model
                   batch_size:int=4, # images attacked together
                   device:str|torch.device|None=None, # None: the model's device; otherwise the model is moved there
                   progress:bool=True, # progress bar over batches
-                 ) -> dict: # {'images': per-image norm (inf: none found), 'table': per task median_norm/success/count + 'overall', 'meta'}
+                 ) -> dict: # {'images': per-image norm (inf: none found), 'table': per task + 'overall', 'meta'}
+                            # ('table': median_norm/success/count per task, plus 'overall')
     "Per image the smallest L2 perturbation (`cw_l2`) that lowers the restored PSNR by `drop` dB; per task the median."
     if len(suite) == 0: raise ValueError("the suite is empty: nothing to attack")
     if device is not None: model.to(device)
@@ -548,38 +615,44 @@ def minimal_norms(model:nn.Module, # image-to-image model
         norms = torch.where(found.cpu(), sample_norm((x_adv - degraded).cpu(), 'l2'), math.inf)
         images += [dict(task=t, index=i, norm=n.item()) for i, t, n in zip(idx, tasks, norms)]
     order = list(dict.fromkeys(getattr(suite, 'tasks', None) or [r['task'] for r in images]))
-    table = {t: _norm_summary([r for r in images if r['task'] == t]) for t in order if any(r['task'] == t for r in images)}
+    table = {t: _norm_summary([r for r in images if r['task'] == t])
+             for t in order if any(r['task'] == t for r in images)}
     table['overall'] = dict(median_norm=float(np.mean([v['median_norm'] for v in table.values()])),
                             success=float(np.mean([v['success'] for v in table.values()])), count=len(images))
     passes = search_steps * (steps + 1) + 1
-    meta = dict(attack='cw_l2', drop=drop, steps=steps, search_steps=search_steps, passes=passes, device=str(model_device(model)),
-                seconds_per_image=(time.perf_counter() - start) / len(images))
+    meta = dict(attack='cw_l2', drop=drop, steps=steps, search_steps=search_steps, passes=passes,
+                device=str(model_device(model)), seconds_per_image=(time.perf_counter() - start) / len(images))
     meta['seconds_per_image_pass'] = meta['seconds_per_image'] / passes
     return dict(images=images, table=table, meta=meta)
 
+# %% ../nbs/04_attack.ipynb #7752733d
 def minimal_norms_markdown(result:dict) -> str:
     "The per-task table of `minimal_norms` as markdown."
     lines = [f"| task | median L2 for -{result['meta']['drop']:g} dB | success | count |", '|:--|--:|--:|--:|']
-    return '\n'.join(lines + [f"| {t} | {r['median_norm']:.3f} | {r['success']:.0%} | {r['count']} |" for t, r in result['table'].items()])
+    return '\n'.join(lines + [f"| {t} | {r['median_norm']:.3f} | {r['success']:.0%} | {r['count']} |"
+                              for t, r in result['table'].items()])
 
 # %% ../nbs/04_attack.ipynb #dfb6c604
 def minimal_norm_change(before:dict, # `minimal_norms` of the original model
                         after:dict, # `minimal_norms` of the defended model, same suite
                         n_boot:int=2000, seed:int=0, # bootstrap
-                       ) -> dict: # ratio (geometric mean after/before), low, high (95%), both (images where both succeeded), n, and
-                                  # zero_before/zero_after: images already `drop` dB down with no perturbation (norm 0), outside the ratio
-    "How much larger (ratio > 1) the defended model's minimal perturbations are, over the images where both attacks needed one and succeeded."
+                       ) -> dict: # ratio (geometric mean after/before), low, high (95%), both, n, zero_before/after
+                                  # both: images where both succeeded; zero_before/zero_after: images already `drop` dB
+                                  # down with no perturbation (norm 0), outside the ratio
+    ("How much larger (ratio > 1) the defended model's minimal perturbations are, "
+     "over the images where both attacks needed one and succeeded.")
     key = lambda r: (r['task'], r['index'])
     a = {key(r): r['norm'] for r in before['images']}
     pairs = [(a[key(r)], r['norm']) for r in after['images'] if key(r) in a]
     if len(pairs) != len(before['images']): raise ValueError("the two minimal-norm tables are not on the same images")
     zeros = dict(zero_before=sum(x == 0 for x, _ in pairs), zero_after=sum(y == 0 for _, y in pairs))
     logs = np.array([math.log(y / x) for x, y in pairs if 0 < x < math.inf and 0 < y < math.inf])
-    if len(logs) < 2: return dict(ratio=float('nan'), low=float('nan'), high=float('nan'), both=len(logs), n=len(pairs), **zeros)
+    if len(logs) < 2:
+        return dict(ratio=float('nan'), low=float('nan'), high=float('nan'), both=len(logs), n=len(pairs), **zeros)
     g = np.random.default_rng(seed)
     boot = [logs[g.integers(len(logs), size=len(logs))].mean() for _ in range(n_boot)]
-    return dict(ratio=math.exp(logs.mean()), low=math.exp(np.percentile(boot, 2.5)), high=math.exp(np.percentile(boot, 97.5)),
-                both=len(logs), n=len(pairs), **zeros)
+    return dict(ratio=math.exp(logs.mean()), low=math.exp(np.percentile(boot, 2.5)),
+                high=math.exp(np.percentile(boot, 97.5)), both=len(logs), n=len(pairs), **zeros)
 
 # %% ../nbs/04_attack.ipynb #a84b00f8
 def _save_figure(fig:plt.Figure, path:str|Path|None, overwrite:bool) -> plt.Figure:
@@ -587,9 +660,11 @@ def _save_figure(fig:plt.Figure, path:str|Path|None, overwrite:bool) -> plt.Figu
     plt.close(fig)
     if path is not None:
         path = Path(path)
-        atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip('.') or 'png', dpi=150, bbox_inches='tight'), overwrite)
+        atomic_write(path, lambda p: fig.savefig(p, format=path.suffix.lstrip('.') or 'png', dpi=150,
+                                                 bbox_inches='tight'), overwrite)
     return fig
 
+# %% ../nbs/04_attack.ipynb #8db51910
 def plot_robustness(table:Robustness, # from `robustness`
                     path:str|Path|None=None, # save the figure here, atomically
                     overwrite:bool=False, # replace an existing file?
@@ -624,7 +699,8 @@ def plot_attack_example(model:nn.Module, # image-to-image model
     "Rows of: input, magnified perturbation, output on input, output on attacked input, ground truth."
     (x, _), (x_adv, _), (clean, _) = _as_batch(x, 'x'), _as_batch(x_adv, 'x_adv'), _as_batch(clean, 'clean')
     if not x.shape == x_adv.shape == clean.shape:
-        raise ValueError(f"x {tuple(x.shape)}, x_adv {tuple(x_adv.shape)} and clean {tuple(clean.shape)} must have the same shape")
+        raise ValueError(f"x {tuple(x.shape)}, x_adv {tuple(x_adv.shape)} and clean {tuple(clean.shape)} "
+                         "must have the same shape")
     device = model_device(model)
     with frozen(model), torch.no_grad():
         out, out_adv = (model(t.to(device)).cpu().clamp(0, 1) for t in (x, x_adv))
@@ -633,7 +709,8 @@ def plot_attack_example(model:nn.Module, # image-to-image model
     columns = [x.cpu(), (0.5 + scale * delta).clamp(0, 1), out, out_adv, clean.cpu()]
     grid = make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.)
     p, p_adv = psnr(out, clean.cpu()), psnr(out_adv, clean.cpu())
-    names = ['input', f'perturbation x{scale:.3g}', f'output ({p.mean():.2f} dB)', f'attacked output ({p_adv.mean():.2f} dB)', 'ground truth']
+    names = ['input', f'perturbation x{scale:.3g}', f'output ({p.mean():.2f} dB)',
+             f'attacked output ({p_adv.mean():.2f} dB)', 'ground truth']
     fig, ax = plt.subplots(figsize=(2.2 * len(columns), 2.2 * len(x) + 0.4))
     ax.imshow(grid.permute(1, 2, 0).numpy())
     w = x.shape[-1] + 2
@@ -647,19 +724,47 @@ def plot_attack_example(model:nn.Module, # image-to-image model
     return _save_figure(fig, path, overwrite)
 
 # %% ../nbs/04_attack.ipynb #18aecc9c
-def _adversarial_patches(model:nn.Module, x:Tensor, clean:Tensor, budgets:tuple, norm:str, steps:int, seed:int) -> Tensor:
-    "PGD examples of `x` against `model`, each patch with a budget drawn from `budgets` (one budget: PGD seeded `seed`)."
+def _adversarial_patches(model:nn.Module, x:Tensor, clean:Tensor, budgets:tuple, norm:str, steps:int,
+                         seed:int) -> Tensor:
+    ("PGD examples of `x` against `model`, each patch with a budget drawn from `budgets` "
+     "(one budget: PGD seeded `seed`).")
     pick = torch.randint(len(budgets), (len(x),), generator=torch.Generator().manual_seed(seed))
     out = x.clone()
     for k, eps in enumerate(budgets):
-        if (sel := pick == k).any(): out[sel] = pgd(model, x[sel], eps, norm, steps, reference=clean[sel], seed=seed + 1_000_003 * k)
+        if (sel := pick == k).any():
+            out[sel] = pgd(model, x[sel], eps, norm, steps, reference=clean[sel], seed=seed + 1_000_003 * k)
     return out
 
+# %% ../nbs/04_attack.ipynb #f824d9d2
+def _finetune_budgets(eps:float|tuple, adv_fraction:float, attack_steps:int) -> tuple:
+    "`adversarial_finetune`'s attack arguments checked, and its budgets as a tuple."
+    if not 0 <= adv_fraction <= 1: raise ValueError(f"adv_fraction must be in [0, 1], got {adv_fraction}")
+    if attack_steps < 1: raise ValueError(f"attack_steps must be >= 1, got {attack_steps}")
+    budgets = tuple(eps) if isinstance(eps, (tuple, list)) else (eps,)
+    if not budgets or any(not 0 < b <= 1 for b in budgets):
+        raise ValueError(f"eps must be a budget in (0, 1] or a tuple of them, got {eps}")
+    return budgets
+
+# %% ../nbs/04_attack.ipynb #0ccadc83
+def _adversarial_batch(model:nn.Module, datasets:dict, step:int, config:TrainConfig, batch_size:int, n_adv:int,
+                       budgets:tuple, norm:str, attack_steps:int, seed:int, preprocess:Callable|None,
+                       device:torch.device) -> tuple[Tensor, Tensor, list[str]]:
+    "Step `step`'s batch, `n_adv` seeded slots replaced by PGD examples against `model`, then `preprocess`ed."
+    degraded, clean, step_tasks = batch_for_step(datasets, step, config)
+    slots = torch.randperm(batch_size, generator=torch.Generator().manual_seed(seed * 1_000_003 + step))[:n_adv]
+    if n_adv:
+        degraded[slots] = _adversarial_patches(model, degraded[slots], clean[slots], budgets, norm, attack_steps,
+                                               seed + step)
+    if preprocess is not None:
+        with torch.no_grad(): degraded = preprocess(degraded.to(device))
+    return degraded, clean, step_tasks
+
+# %% ../nbs/04_attack.ipynb #f7a1e249
 def adversarial_finetune(model:nn.Module, # image-to-image model (left unchanged; a copy is tuned)
-                         train_photos:list|dict, # clean training photos (`forgetting.data.Photo`), or per-type pools (type -> photos, `layout='pools'`)
+                         train_photos:list|dict, # training `Photo`s, or per-type pools (type -> photos, layout 'pools')
                          tasks:list[str]|None=None, # training tasks; None = all `TASKS`
                          steps:int=200, # optimiser steps
-                         eps:float|tuple=4/255, # attack budget during training; a tuple: each adversarial patch draws one of these budgets
+                         eps:float|tuple=4/255, # attack budget; a tuple: each adversarial patch draws one of these
                          norm:str='linf', # 'linf' or 'l2'
                          attack_steps:int=5, # PGD steps per adversarial batch
                          adv_fraction:float=0.5, # share of each batch replaced by adversarial examples
@@ -669,35 +774,28 @@ def adversarial_finetune(model:nn.Module, # image-to-image model (left unchanged
                          weight_decay:float=1e-4, # AdamW weight decay
                          seed:int=0, # seeds patches, adversarial slots and attacks
                          device:str|torch.device|None=None, # None: the model's device
-                         preprocess:Callable|None=None, # applied without gradient to every batch's inputs once the adversarial examples are made (`forgetting.purify.finetune_purified`)
+                         preprocess:Callable|None=None, # no-grad transform of attacked batches (`finetune_purified`)
                          progress:bool=True, # progress bar over steps
                         ) -> tuple[nn.Module, dict]: # (tuned copy, history: step/loss/lr lists, seconds, settings)
     "Fine-tune a copy of `model` on a mix of clean and PGD examples of its training tasks."
-    if not 0 <= adv_fraction <= 1: raise ValueError(f"adv_fraction must be in [0, 1], got {adv_fraction}")
-    if attack_steps < 1: raise ValueError(f"attack_steps must be >= 1, got {attack_steps}")
-    budgets = tuple(eps) if isinstance(eps, (tuple, list)) else (eps,)
-    if not budgets or any(not 0 < b <= 1 for b in budgets): raise ValueError(f"eps must be a budget in (0, 1] or a tuple of them, got {eps}")
+    budgets = _finetune_budgets(eps, adv_fraction, attack_steps)
     device = torch.device(device) if device is not None else model_device(model)
     config = TrainConfig(steps=steps, batch_size=batch_size, patch_size=patch_size, lr=lr, min_lr=lr / 10,
                          weight_decay=weight_decay, tasks=list(TASKS) if tasks is None else list(tasks), seed=seed,
-                         device=str(device), amp=False,
-                         layout='pools' if isinstance(train_photos, dict) else 'shared')
+                         device=str(device), amp=False, layout='pools' if isinstance(train_photos, dict) else 'shared')
     tuned = copy.deepcopy(model).to(device).train()
     for p in tuned.parameters(): p.grad = None
     datasets, (opt, sched, scaler) = patch_datasets(train_photos, config), make_optimizer(tuned, config)
     n_adv, start = round(adv_fraction * batch_size), time.perf_counter()
     history = dict(step=[], loss=[], lr=[])
     for step in _progress(range(steps), progress):
-        degraded, clean, step_tasks = batch_for_step(datasets, step, config)
-        slots = torch.randperm(batch_size, generator=torch.Generator().manual_seed(seed * 1_000_003 + step))[:n_adv]
-        if n_adv: degraded[slots] = _adversarial_patches(tuned, degraded[slots], clean[slots], budgets, norm, attack_steps, seed + step)
-        if preprocess is not None:
-            with torch.no_grad(): degraded = preprocess(degraded.to(device))
+        batch = _adversarial_batch(tuned, datasets, step, config, batch_size, n_adv, budgets, norm, attack_steps, seed,
+                                   preprocess, device)
         history['lr'].append(opt.param_groups[0]['lr'])
-        history['loss'].append(train_step(tuned, (degraded, clean, step_tasks), opt, sched, scaler, config, step))
+        history['loss'].append(train_step(tuned, batch, opt, sched, scaler, config, step))
         history['step'].append(step)
-    history.update(seconds=round(time.perf_counter() - start, 3), eps=list(budgets) if len(budgets) > 1 else budgets[0], norm=norm, attack_steps=attack_steps,
-                   adv_fraction=adv_fraction, config=config.to_dict())
+    history.update(seconds=round(time.perf_counter() - start, 3), eps=list(budgets) if len(budgets) > 1 else budgets[0],
+                   norm=norm, attack_steps=attack_steps, adv_fraction=adv_fraction, config=config.to_dict())
     return tuned.eval(), history
 
 # %% ../nbs/04_attack.ipynb #cef65b45
@@ -705,16 +803,22 @@ def budget_results(table:Robustness, # from `robustness`
                    label:str, # 'clean' or a budget label of the table
                   ) -> Results: # per-image PSNR/SSIM at that budget, as `forgetting.evaluate.Results`
     "One budget's per-image scores, in the form `forgetting.evaluate.paired_difference` compares."
-    if label not in ['clean', *table.labels]: raise KeyError(f"no budget {label!r} in the table; it has {['clean', *table.labels]}")
-    images = [dict(task=r['task'], index=r['index'], psnr=r[label]['psnr'], ssim=r[label]['ssim']) for r in table.images]
+    if label not in ['clean', *table.labels]:
+        raise KeyError(f"no budget {label!r} in the table; it has {['clean', *table.labels]}")
+    images = [dict(task=r['task'], index=r['index'], psnr=r[label]['psnr'], ssim=r[label]['ssim'])
+              for r in table.images]
     return Results({t: dict(psnr=table[t][label]['psnr'], count=table[t][label]['count']) for t in table.tasks}, images)
 
+# %% ../nbs/04_attack.ipynb #895f1dfd
 def robustness_change(before:Robustness, # table of the original model
                       after:Robustness, # table of the defended model, same suite and budgets
                       n_boot:int=2000, # bootstrap resamples of the intervals
-                     ) -> dict: # budget label ('clean' first) -> `paired_difference` of after - before (dB): mean, se, low, high, tasks, ...
-    "Per-image PSNR gained (after - before) at every budget, with standard errors and bootstrap 95% intervals; 'clean' < 0 is the clean cost."
-    if before.labels != after.labels: raise ValueError(f"the tables have different budgets: {before.labels} vs {after.labels}")
+                     ) -> dict: # budget label ('clean' first) -> `paired_difference` of after - before (dB)
+                                # (mean, se, low, high, tasks, ...)
+    ("Per-image PSNR gained (after - before) at every budget, with standard errors and bootstrap 95% intervals; "
+     "'clean' < 0 is the clean cost.")
+    if before.labels != after.labels:
+        raise ValueError(f"the tables have different budgets: {before.labels} vs {after.labels}")
     missing = [t for t in before.tasks if t not in after.tasks]
     if missing: raise ValueError(f"tasks {missing} are missing from the second table")
     return {b: paired_difference(budget_results(after, b), budget_results(before, b), before.tasks, n_boot=n_boot)

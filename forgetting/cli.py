@@ -12,33 +12,44 @@ from pathlib import Path
 import torch
 from torch import nn
 import forgetting
-from .data import (TASKS, TYPES, SUITE_GRID, LAYOUTS, forget_retain, PairedDataset, bundled_split, bundled_suite, make_suite,
-                             folder_photos, bsd68, rain100l, sots_outdoor)
+from .data import (TASKS, TYPES, SUITE_GRID, LAYOUTS, forget_retain, PairedDataset, bundled_split,
+                             bundled_suite, make_suite, folder_photos, bsd68, rain100l, sots_outdoor)
 from .model import MODELS, get_model, read_checkpoint, Loaded, load_model
 from .evaluate import OutputExists, evaluate, default_device, atomic_write, save_json
-from .train import RELEASE_RECIPE, TrainConfig, release_config, train_release, save_release, train, seed_everything
+from .train import (RELEASE_RECIPE, TrainConfig, release_config, train_release, save_release, train,
+                              seed_everything)
 from .attack import BUDGET_ATTACKS, attack_name, robustness, minimal_norms, minimal_norms_markdown
 from .purify import Purified, load_purifier, save_purifier, train_purifier
 from .unlearn import DEFAULT_METHOD, UnlearnConfig, check_world_size
 from .report import forgetting_report, save_report, report_markdown, report_figures, retrain_cost
-from .job import (Job, fraction_arg, job_args, job_of, layout_of, run_job, forget_data, unlearned_card, card_history, audit_sets,
-                            members_differ, folder_fields)
+from .erasure import (ATTACK_SUITES, add_erasure, relearn_pairs, erasure_markdown,
+                                audit_sets as erasure_audit_sets)
+from .job import (Job, fraction_arg, job_args, job_of, layout_of, run_job, forget_data, unlearned_card,
+                            card_history, audit_sets, members_differ, folder_fields)
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device
 
 # %% auto #0
-__all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'COMMANDS', 'TILE_HELP', 'DEFENCES', 'ADAPTIVE',
-           'TRAIN_DEFAULTS', 'DEMO_MARK', 'bundled_path', 'readable', 'writable', 'same_file', 'with_card',
-           'check_outputs', 'concat', 'build_suite', 'command', 'one_line', 'out_of_memory', 'user_message', 'main',
-           'build_parser', 'config_args', 'config_options', 'train_args', 'train_options', 'device_of', 'json_dump',
-           'say', 'check_folders', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
+__all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'TILE_HELP', 'DEFENCES', 'ADAPTIVE', 'TRAIN_DEFAULTS',
+           'COMMANDS', 'DEMO_MARK', 'bundled_path', 'readable', 'writable', 'same_file', 'with_card', 'check_outputs',
+           'concat', 'build_suite', 'config_args', 'config_options', 'train_args', 'train_options', 'build_parser',
+           'command', 'one_line', 'out_of_memory', 'user_message', 'main', 'device_of', 'json_dump', 'say',
+           'check_folders', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
            'defended', 'json_out', 'cmd_evaluate', 'attack_budgets', 'cmd_attack', 'cmd_purifier', 'cmd_unlearn',
-           'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
+           'report_data', 'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
+
+# %% ../nbs/07_cli.ipynb #c13e5f05
 ORIGINAL = 'data/checkpoints/promptir-tiny-original.pt'
+
+# %% ../nbs/07_cli.ipynb #462d6fba
 RETRAINED = 'data/checkpoints/promptir-tiny-retrained-nohaze.pt'
+
+# %% ../nbs/07_cli.ipynb #6deffb89
 DEMO_OUT = 'runs/demo' # ignored by git: the demo leaves a clone clean
+
+# %% ../nbs/07_cli.ipynb #f1f19dd4
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError,
                TimeoutError, FloatingPointError)
 
@@ -67,7 +78,8 @@ def writable(path:str|Path, # an output the command will create
              overwrite:bool=False, # may it replace an existing one?
              what:str='output',
             ) -> Path:
-    "The path, checked: refused when it exists (unless `overwrite`), is a folder, or its folder cannot be written (tried, not guessed)."
+    ("The path, checked: refused when it exists (unless `overwrite`), is a folder, or its folder cannot be written "
+     "(tried, not guessed).")
     p = Path(path)
     if p.is_dir(): raise IsADirectoryError(f"{what} {p} is a folder, not a file")
     if p.exists() and not overwrite: raise FileExistsError(f"{what} {p} already exists; pass --overwrite to replace it")
@@ -94,11 +106,14 @@ def check_outputs(outputs:dict, # name in messages ('--out', '--out card', ...) 
                   overwrite:bool=False, # may outputs replace existing files?
                   resumable:tuple=(), # names of outputs that may exist (state files a rerun continues)
                  ) -> dict: # `outputs`, as Paths
-    "Check every output before any work: none is an input (even with --overwrite), no two are one file, each is writable."
+    ("Check every output before any work: none is an input (even with --overwrite), no two are one file, "
+     "each is writable.")
     outputs, seen = {k: Path(v) for k, v in outputs.items()}, {}
     for k, p in outputs.items():
         for k2, q in inputs.items():
-            if q is not None and same_file(p, q): raise ValueError(f"{k} {p} would replace the input {k2} {q}: choose a new path (--overwrite never replaces an input)")
+            if q is not None and same_file(p, q):
+                raise ValueError(f"{k} {p} would replace the input {k2} {q}: "
+                                 "choose a new path (--overwrite never replaces an input)")
         for k2, q in seen.items():
             if same_file(p, q): raise ValueError(f"{k} {p} is also {k2}: give them different paths")
         writable(p, overwrite or k in resumable, k); seen[k] = p
@@ -107,56 +122,22 @@ def check_outputs(outputs:dict, # name in messages ('--out', '--out card', ...) 
 # %% ../nbs/07_cli.ipynb #b778c90f
 def concat(suites:list[PairedDataset]) -> PairedDataset:
     "One suite of the pairs of several."
-    return PairedDataset(*([x for s in suites for x in getattr(s, a)] for a in ('degraded', 'clean', 'item_tasks', 'names')))
+    return PairedDataset(*([x for s in suites for x in getattr(s, a)]
+                           for a in ('degraded', 'clean', 'item_tasks', 'names')))
 
+# %% ../nbs/07_cli.ipynb #0127ee6b
 def build_suite(args) -> PairedDataset:
-    "The real benchmark folders given (BSD68, Rain100L, SOTS outdoor), else `--photos` (every task), else the bundled test suite; `--tasks` filters."
+    ("The real benchmark folders given (BSD68, Rain100L, SOTS outdoor), else `--photos` (every task), "
+     "else the bundled test suite; `--tasks` filters.")
     real = [(f, a) for f, a in ((bsd68, args.bsd68), (rain100l, args.rain100l), (sots_outdoor, args.sots)) if a]
-    if real and args.photos: raise ValueError("--photos scores every task on your photos; give it without --bsd68/--rain100l/--sots")
-    if real: suite = concat([f(readable(a, f'{f.__name__} folder', folder=True), progress=not args.quiet) for f, a in real])
-    elif args.photos: suite = make_suite(folder_photos(readable(args.photos, 'photos folder', folder=True)), args.tasks, size=args.size, grid=args.grid, progress=False)
+    if real and args.photos:
+        raise ValueError("--photos scores every task on your photos; give it without --bsd68/--rain100l/--sots")
+    if real:
+        suite = concat([f(readable(a, f'{f.__name__} folder', folder=True), progress=not args.quiet) for f, a in real])
+    elif args.photos: suite = make_suite(folder_photos(readable(args.photos, 'photos folder', folder=True)), args.tasks,
+                                         size=args.size, grid=args.grid, progress=False)
     else: suite = bundled_suite('test', size=args.size, grid=args.grid)
     return suite.subset(args.tasks) if args.tasks else suite
-
-# %% ../nbs/07_cli.ipynb #fe809bcc
-COMMANDS = {} # subcommand -> function(args, argv) -> exit status; filled by `@command`
-
-def command(f):
-    "Register `cmd_<name>` as the subcommand `<name>`."
-    COMMANDS[f.__name__.removeprefix('cmd_')] = f
-    return f
-
-def one_line(e:BaseException) -> str:
-    "An exception as one line (multi-line messages, e.g. state_dict mismatches, are joined)."
-    text = ' '.join(str(e).split()) or type(e).__name__
-    return text if len(text) <= 500 else text[:497] + '...'
-
-def out_of_memory(e:BaseException) -> bool:
-    "Is `e` the allocator's refusal, on the CPU or a GPU?"
-    text = str(e)
-    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or isinstance(e, RuntimeError) and ("can't allocate memory" in text or 'out of memory' in text)
-
-def user_message(e:BaseException, args) -> str:
-    "The one line a user mistake prints: the library's message, in the command's words."
-    if isinstance(e, OutputExists): return f"{e.what} {e.path} already exists; pass --overwrite to replace it"
-    if not out_of_memory(e): return one_line(e)
-    hint = 'score large images in tiles, e.g. --tile 256' if hasattr(args, 'tile') else 'use smaller images, patches or batches'
-    return f"out of memory ({one_line(e).split(': ')[-1][:120]}): {hint}"
-
-def main(argv:list[str]|None=None, # arguments (default `sys.argv[1:]`)
-        ) -> int: # exit status: 0 ok, 1 user error, 2 usage error (argparse), 130 interrupted
-    "The `forgetting` console script."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    try: args = parser.parse_args(argv)
-    except SystemExit as e: return e.code if isinstance(e.code, int) else 2
-    sub = argv[argv.index(args.command) + 1:]
-    try: return COMMANDS[args.command](args, sub)
-    except (*USER_ERRORS, MemoryError, RuntimeError) as e:
-        if isinstance(e, RuntimeError) and not out_of_memory(e): raise
-        print(f"forgetting {args.command}: error: {user_message(e, args)}", file=sys.stderr); return 1
-    except KeyboardInterrupt:
-        print(f"forgetting {args.command}: interrupted", file=sys.stderr); return 130
 
 # %% ../nbs/07_cli.ipynb #48fce69f
 def _common(p:argparse.ArgumentParser):
@@ -172,15 +153,22 @@ def _data(p:argparse.ArgumentParser):
     g.add_argument('--bsd68', metavar='DIR', help='BSD68/CBSD68 folder of clean images (noise15/25/50)')
     g.add_argument('--rain100l', metavar='DIR', help='Rain100L test folder (rainy/ and norain/)')
     g.add_argument('--sots', metavar='DIR', help='SOTS outdoor folder (hazy/ and gt/)')
-    g.add_argument('--photos', metavar='DIR', help='a folder of your own clean photos: every task is scored on them, cropped as the bundled suite')
+    g.add_argument('--photos', metavar='DIR',
+                   help='a folder of your own clean photos: every task is scored on them, cropped as the bundled suite')
     g.add_argument('--size', type=int, default=128, help='crop side of the bundled photos or --photos (multiple of 8)')
-    g.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each photo (grid x grid crops of --size)')
+    g.add_argument('--grid', type=int, default=SUITE_GRID,
+                   help='crops per side of each photo (grid x grid crops of --size)')
     g.add_argument('--tasks', nargs='+', choices=list(TASKS), metavar='TASK', help=f'only these tasks of {list(TASKS)}')
 
 # %% ../nbs/07_cli.ipynb #1d828ce5
-def _checkpoint(p:argparse.ArgumentParser, required:bool=True, flag:str='--checkpoint', default=None, help='model checkpoint (.pt)'):
+def _checkpoint(p:argparse.ArgumentParser,
+                required:bool=True,
+                flag:str='--checkpoint',
+                default=None,
+                help='model checkpoint (.pt)'):
     p.add_argument(flag, required=required, default=default, metavar='PT', help=help)
 
+# %% ../nbs/07_cli.ipynb #e46a944c
 def _model(p:argparse.ArgumentParser):
     p.add_argument('--model', choices=list(MODELS), default=None,
                    help='architecture, for checkpoints that do not record it (e.g. released PromptIR/AdaIR weights)')
@@ -194,8 +182,10 @@ def _positive(text:str) -> int:
     return n
 
 # %% ../nbs/07_cli.ipynb #b4347c53
-TILE_HELP = 'score large images in tiles of this side (multiple of 8; tiles change outputs a little); default: whole images'
+TILE_HELP = ('score large images in tiles of this side (multiple of 8; tiles change outputs a little); '
+             'default: whole images')
 
+# %% ../nbs/07_cli.ipynb #3ddd0fdb
 def _tile(text:str) -> int:
     "A tile side: a positive multiple of 8 (for --tile)."
     try: n = int(text)
@@ -205,139 +195,22 @@ def _tile(text:str) -> int:
 
 # %% ../nbs/07_cli.ipynb #3e8bf7aa
 DEFENCES = ('none', 'purify')
+
+# %% ../nbs/07_cli.ipynb #e1f7c27b
 ADAPTIVE = ('full', 'bpda', 'transfer')
 
+# %% ../nbs/07_cli.ipynb #5c286ad0
 def _defence(p:argparse.ArgumentParser):
     g = p.add_argument_group('defence (forgetting.purify)')
-    g.add_argument('--defence', choices=DEFENCES, default='none', help='purify: restore purifier(input) instead of the input')
+    g.add_argument('--defence', choices=DEFENCES, default='none',
+                   help='purify: restore purifier(input) instead of the input')
     g.add_argument('--purifier', metavar='PT', default=None, help='a purifier written by `forgetting purifier`')
-    g.add_argument('--t-star', type=fraction_arg, default=0.1, help='purification noise level, a fraction of the diffusion schedule')
+    g.add_argument('--t-star', type=fraction_arg, default=0.1,
+                   help='purification noise level, a fraction of the diffusion schedule')
     g.add_argument('--purify-steps', type=_positive, default=5, help='DDIM steps of the reverse process')
     g.add_argument('--adaptive', choices=ADAPTIVE, default='full',
-                   help='the attack on a purified model: through the purifier (full gradient), around it (bpda), or made on the model alone (transfer)')
-
-# %% ../nbs/07_cli.ipynb #2394806b
-def _sub(subs, name:str, help:str, description:str) -> argparse.ArgumentParser:
-    return subs.add_parser(name, help=help, description=description, allow_abbrev=False,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-
-def _demo_parser(subs):
-    "The `demo` subcommand and its options."
-    d = _sub(subs, 'demo', 'the end-to-end demo (a few minutes on a CPU)',
-             'Load the bundled original and retrained promptir-tiny models, make the original forget haze (by default with '
-             f'{DEFAULT_METHOD}: pass haze through and distil the original on noise and rain copies of the forget photos; '
-             '--method accurate is the published recipe), evaluate all three on the bundled test photos, write figures and a markdown/JSON report. '
-             'Re-running replaces the demo\'s own outputs in --out; a folder holding anything else is refused unless --overwrite.')
-    _checkpoint(d, False, '--original', ORIGINAL, 'original model (all five tasks)')
-    _checkpoint(d, False, '--retrained', RETRAINED, 'model retrained without the forgotten type (gold standard)')
-    d.add_argument('--out', default=DEMO_OUT, help='output folder')
-    d.add_argument('--size', type=int, default=128, help='crop side of the bundled test photos (multiple of 8)')
-    d.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each test photo')
-    job_args(d, your_data=False); _common(d)
-
-# %% ../nbs/07_cli.ipynb #2fa3b954
-def _train_parser(subs):
-    "The `train` subcommand and its options."
-    t = _sub(subs, 'train', 'train a model on the bundled photos (the bundled checkpoints\' recipe)',
-             'Train on the bundled training photos, evaluate on the bundled test photos, write the model (weights only) with '
-             'a JSON card beside it. The defaults are the bundled checkpoints\' recipe: `forgetting train --out '
-             'data/checkpoints/promptir-tiny-original.pt` reproduces the original; add --tasks noise15 noise25 noise50 rain '
-             'for the retrained one. Rerun the same command to resume an interrupted run. The training options are the '
-             'fields of forgetting.train.TrainConfig. --nproc N trains with N processes '
-             '(DDP through torchrun; the global batch stays --batch-size).')
-    train_args(t, list(MODELS))
-
-def _evaluate_parser(subs):
-    "The `evaluate` subcommand and its options."
-    e = _sub(subs, 'evaluate', 'score a checkpoint (PSNR, SSIM, restoration gain per task)',
-             'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
-    _checkpoint(e); _model(e); _data(e)
-    e.add_argument('--out', default=None, help='write the results as JSON here')
-    e.add_argument('--tile', type=_tile, default=None, help=TILE_HELP)
-    _common(e)
-
-def _attack_parser(subs):
-    "The `attack` subcommand and its options."
-    a = _sub(subs, 'attack', 'robustness of a checkpoint under attack (forgetting.attack)',
-             'PSNR/SSIM of a model per task under PGD, FGSM or the query-only Square attack at several budgets '
-             '(forgetting.attack.robustness), or, with --attack cw, the smallest L2 perturbation that costs --drop dB '
-             '(forgetting.attack.minimal_norms; --budgets is not used). --defence purify puts a diffusion purifier '
-             '(forgetting.purify, trained by `forgetting purifier`) in front of the model and attacks it as --adaptive says.')
-    _checkpoint(a); _model(a); _data(a)
-    a.add_argument('--attack', choices=[*BUDGET_ATTACKS, 'cw'], default='pgd', help='pgd, fgsm (white-box), square (query-only, linf), cw (minimal L2)')
-    a.add_argument('--budgets', type=float, nargs='+', default=[1, 2, 4, 8], help='budgets, in 1/255 units for linf (raw L2 norms for l2)')
-    a.add_argument('--norm', choices=['linf', 'l2'], default='linf')
-    a.add_argument('--attack-steps', type=int, default=20, help='PGD steps; Adam steps per search round for cw')
-    a.add_argument('--restarts', type=int, default=1)
-    a.add_argument('--queries', type=_positive, default=300, help='square: forward passes per image and budget')
-    a.add_argument('--drop', type=float, default=3., help='cw: the PSNR drop (dB) the perturbation must cause')
-    a.add_argument('--out', default=None, help='write the table as JSON here')
-    _defence(a); _common(a)
-
-# %% ../nbs/07_cli.ipynb #c1c6af69
-def _unlearn_parser(subs):
-    "The `unlearn` subcommand and its options."
-    u = _sub(subs, 'unlearn', 'make a checkpoint forget a degradation type; writes a NEW checkpoint',
-             'Run forgetting.unlearn.forget on a checkpoint (the input file is never modified) and write the unlearned '
-             'model with a JSON card (method, config, history) to --out. --nproc N splits every batch (and the adversarial '
-             'examples and MAS importance) over N processes (torchrun; batch sizes must divide by N).')
-    _checkpoint(u); _model(u)
-    u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
-    u.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
-    job_args(u)
-    g = u.add_argument_group('resuming (forgetting.unlearn.StateFile)')
-    g.add_argument('--state', default=None, help='resumable state file: a rerun of the same command continues from it; removed once --out is written (default: OUT with .state.pt)')
-    g.add_argument('--save-every', type=_positive, default=50, help='steps between saves of the state file')
-    g.add_argument('--stop-at', type=_positive, default=None, help='pause after this step (the state saved); rerun without it to continue')
-    _common(u)
-
-def _report_parser(subs):
-    "The `report` subcommand and its options."
-    r = _sub(subs, 'report', 'the forgetting report of original, retrained and unlearned checkpoints',
-             'Per-task PSNR/SSIM/gain, forget gap, retain change, output PSNR vs retrained, membership-inference AUC.')
-    _checkpoint(r, True, '--original', help='original model')
-    _checkpoint(r, False, '--retrained', help='model retrained without the forgotten type')
-    r.add_argument('--unlearned', nargs='+', default=[], metavar='[NAME=]PT', help='unlearned checkpoints')
-    r.add_argument('--forget', default='haze', choices=list(TYPES), help='the forgotten degradation type')
-    r.add_argument('--mia', action='store_true', help='membership inference: loss-threshold and calibrated AUC (members vs non-members)')
-    r.add_argument('--relearn', action='store_true', help='count the fine-tuning steps that relearn the forgotten type (on patches of the members)')
-    a = r.add_argument_group('audit data (default: the bundled training photos of the forgotten type as members, the test photos as non-members)')
-    a.add_argument('--members', metavar='DIR', help='your private photos or pairs (the forget set the models were asked to forget)')
-    a.add_argument('--nonmembers', metavar='DIR', help='photos or pairs of the same degradation that no model saw')
-    a.add_argument('--pairs-task', choices=list(TASKS), default=None, help="the task of pairs whose layout does not say it (default: the forgotten type's only task)")
-    a.add_argument('--forget-size', type=int, default=64, help='forget-set patches for --relearn')
-    a.add_argument('--patch-size', type=int, default=48, help='side of the forget-set patches')
-    _model(r); _data(r)
-    r.add_argument('--out', default=None, help='write the report as JSON here (markdown beside it, .md)')
-    r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
-    r.add_argument('--tile', type=_tile, default=None, help=TILE_HELP)
-    _common(r)
-
-# %% ../nbs/07_cli.ipynb #bd812af2
-def _purifier_parser(subs):
-    "The `purifier` subcommand and its options."
-    p = _sub(subs, 'purifier', 'train a diffusion purifier on clean photos (forgetting.purify)',
-             'Train the small denoising diffusion model of forgetting.purify.train_purifier on the bundled training photos '
-             '(or --photos DIR of your own clean photos; never the test photos) and write it to --out with its card beside it '
-             '(.json). `forgetting attack --defence purify --purifier OUT` puts it in front of a model.')
-    p.add_argument('--out', required=True, help='the purifier (.pt); its card goes beside it (.json)')
-    p.add_argument('--photos', metavar='DIR', default=None, help='a folder of clean training photos (default: the bundled training photos)')
-    p.add_argument('--steps', type=_positive, default=2000, help='optimiser steps')
-    p.add_argument('--batch-size', type=_positive, default=16, help='crops per step')
-    p.add_argument('--patch-size', type=_positive, default=64, help='crop side (a multiple of 4)')
-    p.add_argument('--lr', type=float, default=2e-4, help='peak learning rate (cosine decay)')
-    p.add_argument('--dim', type=_positive, default=32, help='width of the first U-Net level (a multiple of 8)')
-    _common(p)
-
-# %% ../nbs/07_cli.ipynb #01a6a60e
-def build_parser() -> argparse.ArgumentParser:
-    "The `forgetting` command and its subcommands."
-    p = argparse.ArgumentParser(prog='forgetting', allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                description='Make an all-in-one image restoration model forget one degradation type.')
-    p.add_argument('--version', action='version', version=f'forgetting {forgetting.__version__}')
-    subs = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    for add in (_demo_parser, _train_parser, _evaluate_parser, _attack_parser, _purifier_parser, _unlearn_parser, _report_parser): add(subs)
-    return p
+                   help='the attack on a purified model: through the purifier (full gradient), around it (bpda), '
+                        'or made on the model alone (transfer)')
 
 # %% ../nbs/07_cli.ipynb #ca311c6a
 def _kind(t) -> str:
@@ -345,18 +218,21 @@ def _kind(t) -> str:
     name = t if isinstance(t, str) else t.__name__ if isinstance(t, type) else str(t)
     return name.split('|')[0].strip()
 
+# %% ../nbs/07_cli.ipynb #36009a58
 def config_args(p:argparse._ActionsContainer, # a parser or argument group
                 cls:type, # a config dataclass: one option per field, its help the field's comment (`docments`)
                 defaults:dict|None=None, # defaults other than the dataclass's
-                custom:dict|None=None, # field -> argparse keywords replacing the generated ones ('note': text added to its help)
+                custom:dict|None=None, # field -> argparse keywords replacing the generated ones ('note': extra help)
                 skip:tuple=(), # fields without an option
                ) -> argparse._ActionsContainer: # `p`
-    "Add a `--field-name` option for each field of a config dataclass, typed from its annotation, documented by its comment."
+    ("Add a `--field-name` option for each field of a config dataclass, typed from its annotation, "
+     "documented by its comment.")
     docs, defaults, custom = docments(cls), defaults or {}, custom or {}
     for f in fields(cls):
         if f.name in skip: continue
         kind, extra = _kind(f.type), dict(custom.get(f.name, {}))
-        kw = dict(dest=f.name, default=defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory()),
+        kw = dict(dest=f.name,
+                  default=defaults.get(f.name, f.default if f.default is not MISSING else f.default_factory()),
                   help=(docs[f.name] + extra.pop('note', '')).replace('%', '%%'))
         if kind == 'bool': kw['action'] = argparse.BooleanOptionalAction
         elif kind == 'list': kw['nargs'] = '+'
@@ -372,27 +248,33 @@ def config_options(args:argparse.Namespace, # parsed with options from `config_a
     return {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
 
 # %% ../nbs/07_cli.ipynb #719e1b53
-TRAIN_DEFAULTS = {**RELEASE_RECIPE, 'val_every': None, 'save_every': 500} # `forgetting train`'s: the bundled checkpoints' recipe
+TRAIN_DEFAULTS = {**RELEASE_RECIPE, 'val_every': None, 'save_every': 500} # the bundled checkpoints' recipe
 
+# %% ../nbs/07_cli.ipynb #71b0987d
 def _zero_none(text:str) -> float|None:
     "A number, 0 meaning None (for --grad-clip)."
     return float(text) or None
 
+# %% ../nbs/07_cli.ipynb #973a33ea
 def train_args(p:argparse.ArgumentParser, # the `train` subparser
                models:list[str]|None=None, # the architecture names to offer; None: any (checked when built)
               ) -> argparse.ArgumentParser: # `p`
-    "The options of `forgetting train`: one per `TrainConfig` field (`config_args`; defaults `TRAIN_DEFAULTS`), and how to run."
+    ("The options of `forgetting train`: one per `TrainConfig` field (`config_args`; defaults `TRAIN_DEFAULTS`), "
+     "and how to run.")
     p.add_argument('--out', required=True, help='release file (.pt); the card is written beside it (.json)')
     p.add_argument('--model', default='promptir-tiny', choices=models, help='architecture (forgetting.model.get_model)')
     config_args(p.add_argument_group('training (forgetting.train.TrainConfig)'), TrainConfig, TRAIN_DEFAULTS,
-                {'tasks': dict(choices=list(TASKS), metavar='TASK', note=f": {', '.join(TASKS)}"), 'layout': dict(choices=LAYOUTS),
+                {'tasks': dict(choices=list(TASKS), metavar='TASK', note=f": {', '.join(TASKS)}"),
+                 'layout': dict(choices=LAYOUTS),
                  'grad_clip': dict(type=_zero_none, note=' (0: none)'), 'val_every': dict(note='; None: steps/20')})
     g = p.add_argument_group('run')
     g.add_argument('--suite-size', type=int, default=128, help='crop side of the bundled test suite')
-    g.add_argument('--suite-grid', type=int, default=SUITE_GRID, help='crops per side of each test photo (grid x grid crops)')
+    g.add_argument('--suite-grid', type=int, default=SUITE_GRID,
+                   help='crops per side of each test photo (grid x grid crops)')
     g.add_argument('--run', default=None, help='resumable training checkpoint (default: OUT with .run.pt)')
     g.add_argument('--no-resume', action='store_true', help='do not continue from an existing --run checkpoint')
-    g.add_argument('--stop-at', type=int, default=None, help='end this session after that many steps (rerun to continue)')
+    g.add_argument('--stop-at', type=int, default=None,
+                   help='end this session after that many steps (rerun to continue)')
     g.add_argument('--figure', default=None, help='write the training curve (PNG/SVG/PDF) here')
     g.add_argument('--overwrite', action='store_true', help='replace existing output files')
     g.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -403,21 +285,220 @@ def train_args(p:argparse.ArgumentParser, # the `train` subparser
 def train_options(a:argparse.Namespace, # `forgetting train`'s parsed options (`train_args`)
                  ) -> tuple[dict, dict]: # (`release_config` arguments, the other `train_release` arguments)
     "Split the parsed options into the run's recipe and how to run it."
-    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid, run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
+    run = dict(out_path=Path(a.out), suite_size=a.suite_size, suite_grid=a.suite_grid,
+               run_path=Path(a.run or Path(a.out).with_suffix('.run.pt')),
                resume=not a.no_resume, figure=a.figure, overwrite=a.overwrite, progress=not a.quiet, stop_at=a.stop_at)
     return config_options(a, TrainConfig), run
+
+# %% ../nbs/07_cli.ipynb #2394806b
+def _sub(subs, name:str, help:str, description:str) -> argparse.ArgumentParser:
+    return subs.add_parser(name, help=help, description=description, allow_abbrev=False,
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+# %% ../nbs/07_cli.ipynb #0a451315
+def _demo_parser(subs):
+    "The `demo` subcommand and its options."
+    d = _sub(subs, 'demo', 'the end-to-end demo (a few minutes on a CPU)',
+             'Load the bundled original and retrained promptir-tiny models, make the original forget haze '
+             f'(by default with {DEFAULT_METHOD}: pass haze through and distil the original on noise and rain copies '
+             'of the forget photos; --method accurate is the published recipe), evaluate all three on the bundled '
+             'test photos, write figures and a markdown/JSON report. Re-running replaces the demo\'s own outputs in '
+             '--out; a folder holding anything else is refused unless --overwrite.')
+    _checkpoint(d, False, '--original', ORIGINAL, 'original model (all five tasks)')
+    _checkpoint(d, False, '--retrained', RETRAINED, 'model retrained without the forgotten type (gold standard)')
+    d.add_argument('--out', default=DEMO_OUT, help='output folder')
+    d.add_argument('--size', type=int, default=128, help='crop side of the bundled test photos (multiple of 8)')
+    d.add_argument('--grid', type=int, default=SUITE_GRID, help='crops per side of each test photo')
+    job_args(d, your_data=False); _common(d)
+
+# %% ../nbs/07_cli.ipynb #2fa3b954
+def _train_parser(subs):
+    "The `train` subcommand and its options."
+    t = _sub(subs, 'train', 'train a model on the bundled photos (the bundled checkpoints\' recipe)',
+             'Train on the bundled training photos, evaluate on the bundled test photos, write the model '
+             '(weights only) with a JSON card beside it. The defaults are the bundled checkpoints\' recipe: '
+             '`forgetting train --out data/checkpoints/promptir-tiny-original.pt` reproduces the original; add --tasks '
+             'noise15 noise25 noise50 rain for the retrained one. Rerun the same command to resume an interrupted run. '
+             'The training options are the fields of forgetting.train.TrainConfig. --nproc N trains with N processes '
+             '(DDP through torchrun; the global batch stays --batch-size).')
+    train_args(t, list(MODELS))
+
+# %% ../nbs/07_cli.ipynb #528b2a77
+def _evaluate_parser(subs):
+    "The `evaluate` subcommand and its options."
+    e = _sub(subs, 'evaluate', 'score a checkpoint (PSNR, SSIM, restoration gain per task)',
+             'Evaluate a checkpoint on the bundled test photos or real benchmark folders; print a markdown table.')
+    _checkpoint(e); _model(e); _data(e)
+    e.add_argument('--out', default=None, help='write the results as JSON here')
+    e.add_argument('--tile', type=_tile, default=None, help=TILE_HELP)
+    _common(e)
+
+# %% ../nbs/07_cli.ipynb #1b6e33c0
+def _attack_parser(subs):
+    "The `attack` subcommand and its options."
+    a = _sub(subs, 'attack', 'robustness of a checkpoint under attack (forgetting.attack)',
+             'PSNR/SSIM of a model per task under PGD, FGSM or the query-only Square attack at several budgets '
+             '(forgetting.attack.robustness), or, with --attack cw, the smallest L2 perturbation that costs --drop dB '
+             '(forgetting.attack.minimal_norms; --budgets is not used). --defence purify puts a diffusion purifier '
+             '(forgetting.purify, trained by `forgetting purifier`) in front of the model and attacks it as '
+             '--adaptive says.')
+    _checkpoint(a); _model(a); _data(a)
+    a.add_argument('--attack', choices=[*BUDGET_ATTACKS, 'cw'], default='pgd',
+                   help='pgd, fgsm (white-box), square (query-only, linf), cw (minimal L2)')
+    a.add_argument('--budgets', type=float, nargs='+', default=[1, 2, 4, 8],
+                   help='budgets, in 1/255 units for linf (raw L2 norms for l2)')
+    a.add_argument('--norm', choices=['linf', 'l2'], default='linf')
+    a.add_argument('--attack-steps', type=int, default=20, help='PGD steps; Adam steps per search round for cw')
+    a.add_argument('--restarts', type=int, default=1)
+    a.add_argument('--queries', type=_positive, default=300, help='square: forward passes per image and budget')
+    a.add_argument('--drop', type=float, default=3., help='cw: the PSNR drop (dB) the perturbation must cause')
+    a.add_argument('--out', default=None, help='write the table as JSON here')
+    _defence(a); _common(a)
+
+# %% ../nbs/07_cli.ipynb #c1c6af69
+def _unlearn_parser(subs):
+    "The `unlearn` subcommand and its options."
+    u = _sub(subs, 'unlearn', 'make a checkpoint forget a degradation type; writes a NEW checkpoint',
+             'Run forgetting.unlearn.forget on a checkpoint (the input file is never modified) and write the unlearned '
+             'model with a JSON card (method, config, history) to --out. --nproc N splits every batch (and the '
+             'adversarial examples and MAS importance) over N processes (torchrun; batch sizes must divide by N).')
+    _checkpoint(u); _model(u)
+    u.add_argument('--out', required=True, help='new checkpoint (.pt); its card goes beside it (.json)')
+    u.add_argument('--nproc', type=_positive, default=1, help='processes (torchrun: NCCL on GPUs, gloo on CPU)')
+    job_args(u)
+    g = u.add_argument_group('resuming (forgetting.unlearn.StateFile)')
+    g.add_argument('--state', default=None,
+                   help='resumable state file: a rerun of the same command continues from it; '
+                        'removed once --out is written (default: OUT with .state.pt)')
+    g.add_argument('--save-every', type=_positive, default=50, help='steps between saves of the state file')
+    g.add_argument('--stop-at', type=_positive, default=None,
+                   help='pause after this step (the state saved); rerun without it to continue')
+    _common(u)
+
+# %% ../nbs/07_cli.ipynb #b162659c
+def _report_parser(subs):
+    "The `report` subcommand and its options."
+    r = _sub(subs, 'report', 'the forgetting report of original, retrained and unlearned checkpoints',
+             'Per-task PSNR/SSIM/gain, forget gap, retain change, output PSNR vs retrained, membership-inference AUC.')
+    _checkpoint(r, True, '--original', help='original model')
+    _checkpoint(r, False, '--retrained', help='model retrained without the forgotten type')
+    r.add_argument('--unlearned', nargs='+', default=[], metavar='[NAME=]PT', help='unlearned checkpoints')
+    r.add_argument('--forget', default='haze', choices=list(TYPES), help='the forgotten degradation type')
+    r.add_argument('--mia', action='store_true',
+                   help='membership inference: loss-threshold and calibrated AUC (members vs non-members)')
+    r.add_argument('--relearn', action='store_true',
+                   help='count the fine-tuning steps that relearn the forgotten type (on patches of the members)')
+    r.add_argument('--erasure', choices=list(ATTACK_SUITES), default=None,
+                   help='erased or switched off: the relearning attack suite (forgetting.erasure), weight-noise '
+                        'and line probes, the distance to the original; with --mia the TPR at 1%% and 10%% FPR '
+                        '(needs --retrained)')
+    r.add_argument('--erasure-steps', type=_positive, default=200, help='step budget of each relearning attack')
+    r.add_argument('--references', nargs='+', default=[], metavar='PT',
+                   help='more retrained models: rows of their own, and the reference spread of --erasure')
+    a = r.add_argument_group('audit data (default: the bundled training photos of the forgotten type as members, '
+                             'the test photos as non-members)')
+    a.add_argument('--members', metavar='DIR',
+                   help='your private photos or pairs (the forget set the models were asked to forget)')
+    a.add_argument('--nonmembers', metavar='DIR', help='photos or pairs of the same degradation that no model saw')
+    a.add_argument('--pairs-task', choices=list(TASKS), default=None,
+                   help="the task of pairs whose layout does not say it (default: the forgotten type's only task)")
+    a.add_argument('--forget-size', type=int, default=64, help='forget-set patches for --relearn')
+    a.add_argument('--patch-size', type=int, default=48, help='side of the forget-set patches')
+    _model(r); _data(r)
+    r.add_argument('--out', default=None, help='write the report as JSON here (markdown beside it, .md)')
+    r.add_argument('--figures', default=None, metavar='DIR', help='write per-task bars and an image grid here')
+    r.add_argument('--tile', type=_tile, default=None, help=TILE_HELP)
+    _common(r)
+
+# %% ../nbs/07_cli.ipynb #bd812af2
+def _purifier_parser(subs):
+    "The `purifier` subcommand and its options."
+    p = _sub(subs, 'purifier', 'train a diffusion purifier on clean photos (forgetting.purify)',
+             'Train the small denoising diffusion model of forgetting.purify.train_purifier on the bundled training '
+             'photos (or --photos DIR of your own clean photos; never the test photos) and write it to --out with its '
+             'card beside it (.json). `forgetting attack --defence purify --purifier OUT` puts it in front of a model.')
+    p.add_argument('--out', required=True, help='the purifier (.pt); its card goes beside it (.json)')
+    p.add_argument('--photos', metavar='DIR', default=None,
+                   help='a folder of clean training photos (default: the bundled training photos)')
+    p.add_argument('--steps', type=_positive, default=2000, help='optimiser steps')
+    p.add_argument('--batch-size', type=_positive, default=16, help='crops per step')
+    p.add_argument('--patch-size', type=_positive, default=64, help='crop side (a multiple of 4)')
+    p.add_argument('--lr', type=float, default=2e-4, help='peak learning rate (cosine decay)')
+    p.add_argument('--dim', type=_positive, default=32, help='width of the first U-Net level (a multiple of 8)')
+    _common(p)
+
+# %% ../nbs/07_cli.ipynb #01a6a60e
+def build_parser() -> argparse.ArgumentParser:
+    "The `forgetting` command and its subcommands."
+    p = argparse.ArgumentParser(prog='forgetting', allow_abbrev=False,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description='Make an all-in-one image restoration model forget one degradation type.')
+    p.add_argument('--version', action='version', version=f'forgetting {forgetting.__version__}')
+    subs = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
+    for add in (_demo_parser, _train_parser, _evaluate_parser, _attack_parser, _purifier_parser, _unlearn_parser,
+                _report_parser): add(subs)
+    return p
+
+# %% ../nbs/07_cli.ipynb #fe809bcc
+COMMANDS = {} # subcommand -> function(args, argv) -> exit status; filled by `@command`
+
+# %% ../nbs/07_cli.ipynb #7839a6a3
+def command(f):
+    "Register `cmd_<name>` as the subcommand `<name>`."
+    COMMANDS[f.__name__.removeprefix('cmd_')] = f
+    return f
+
+# %% ../nbs/07_cli.ipynb #848e4310
+def one_line(e:BaseException) -> str:
+    "An exception as one line (multi-line messages, e.g. state_dict mismatches, are joined)."
+    text = ' '.join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 500 else text[:497] + '...'
+
+# %% ../nbs/07_cli.ipynb #317683fe
+def out_of_memory(e:BaseException) -> bool:
+    "Is `e` the allocator's refusal, on the CPU or a GPU?"
+    text = str(e)
+    return (isinstance(e, (MemoryError, torch.OutOfMemoryError))
+            or isinstance(e, RuntimeError) and ("can't allocate memory" in text or 'out of memory' in text))
+
+# %% ../nbs/07_cli.ipynb #dbe59f5f
+def user_message(e:BaseException, args) -> str:
+    "The one line a user mistake prints: the library's message, in the command's words."
+    if isinstance(e, OutputExists): return f"{e.what} {e.path} already exists; pass --overwrite to replace it"
+    if not out_of_memory(e): return one_line(e)
+    hint = ('score large images in tiles, e.g. --tile 256' if hasattr(args, 'tile')
+            else 'use smaller images, patches or batches')
+    return f"out of memory ({one_line(e).split(': ')[-1][:120]}): {hint}"
+
+# %% ../nbs/07_cli.ipynb #399565ef
+def main(argv:list[str]|None=None, # arguments (default `sys.argv[1:]`)
+        ) -> int: # exit status: 0 ok, 1 user error, 2 usage error (argparse), 130 interrupted
+    "The `forgetting` console script."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try: args = parser.parse_args(argv)
+    except SystemExit as e: return e.code if isinstance(e.code, int) else 2
+    sub = argv[argv.index(args.command) + 1:]
+    try: return COMMANDS[args.command](args, sub)
+    except (*USER_ERRORS, MemoryError, RuntimeError) as e:
+        if isinstance(e, RuntimeError) and not out_of_memory(e): raise
+        print(f"forgetting {args.command}: error: {user_message(e, args)}", file=sys.stderr); return 1
+    except KeyboardInterrupt:
+        print(f"forgetting {args.command}: interrupted", file=sys.stderr); return 130
 
 # %% ../nbs/07_cli.ipynb #9049cecd
 def device_of(args) -> torch.device:
     "`--device`, checked against what this machine has."
     d = default_device() if args.device == 'auto' else torch.device(args.device)
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"--device {args.device}: CUDA is not available here")
+    if d.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: CUDA is not available here")
     return d
 
 # %% ../nbs/07_cli.ipynb #f4b7031c
 def json_dump(obj, path:Path, overwrite:bool) -> Path:
     return save_json(obj, path, overwrite, default=str)
 
+# %% ../nbs/07_cli.ipynb #8827f6f6
 def say(*lines:str): print(*lines, sep='\n', flush=True)
 
 # %% ../nbs/07_cli.ipynb #ef5fd533
@@ -441,11 +522,14 @@ def _without(argv:list[str], flag:str) -> list[str]:
 # %% ../nbs/07_cli.ipynb #acb0d45e
 def relaunch(name:str, # the subcommand
              args, argv:list[str]) -> int|None: # its parsed and raw arguments
-    "Check --nproc and --device; with --nproc N > 1 outside torchrun, run the command in N processes and return its status."
+    ("Check --nproc and --device; with --nproc N > 1 outside torchrun, run the command in N processes "
+     "and return its status.")
     world = rank_info().world_size if launched_by_torchrun() else 1
-    if launched_by_torchrun() and args.nproc not in (1, world): raise ValueError(f"--nproc {args.nproc}, but torchrun started {world} processes")
+    if launched_by_torchrun() and args.nproc not in (1, world):
+        raise ValueError(f"--nproc {args.nproc}, but torchrun started {world} processes")
     dev, n = device_of(args), max(args.nproc, world)
-    if dev.type == 'cuda' and n > torch.cuda.device_count(): raise ValueError(f"{n} processes need {n} GPUs; this machine has {torch.cuda.device_count()}")
+    if dev.type == 'cuda' and n > torch.cuda.device_count():
+        raise ValueError(f"{n} processes need {n} GPUs; this machine has {torch.cuda.device_count()}")
     if args.nproc == 1 or launched_by_torchrun(): return None
     say(f"launching {args.nproc} processes (torchrun)")
     return launch(args.nproc, [name, *_without(argv, '--nproc')], module='forgetting.cli').returncode
@@ -454,13 +538,15 @@ def relaunch(name:str, # the subcommand
 def command_line(name:str, argv:list[str]) -> str:
     "The command as run (with the job's real process count), for cards."
     world = rank_info().world_size if launched_by_torchrun() else 1
-    return f'forgetting {name} ' + ' '.join(map(shlex.quote, _without(argv, '--nproc') + (['--nproc', str(world)] if world > 1 else [])))
+    return f'forgetting {name} ' + ' '.join(map(shlex.quote, _without(argv, '--nproc')
+                                                + (['--nproc', str(world)] if world > 1 else [])))
 
 # %% ../nbs/07_cli.ipynb #1de8541c
 def finish_interrupted(out:Path, # a release (.pt) the command writes, with its card beside it
                        command:str, # the command as its card records it (`command_line`)
                       ) -> bool: # True when the card was missing and is written now
-    "Finish the write of a release that this same command was killed in: the model is there (its card inside), the card file is not."
+    ("Finish the write of a release that this same command was killed in: the model is there (its card inside), "
+     "the card file is not.")
     card_path = out.with_suffix('.json')
     if not out.is_file() or card_path.exists(): return False
     try: obj = read_checkpoint(out)
@@ -477,25 +563,32 @@ def cmd_train(args, argv:list[str]) -> int:
     config, run = train_options(args)
     out = run['out_path']
     if finish_interrupted(out, command_line('train', argv)): return 0
-    check_outputs({**with_card('--out', out), '--run': run['run_path'], **({'--figure': args.figure} if args.figure else {})}, {},
-                  args.overwrite, resumable=('--run',))
-    if args.batch_size % args.nproc: raise ValueError(f"--batch-size {args.batch_size} is not divisible by --nproc {args.nproc}")
-    if args.nproc > 1 and args.stop_at: raise ValueError("--stop-at works with one process; a multi-process run resumes from --run")
+    check_outputs({**with_card('--out', out), '--run': run['run_path'],
+                   **({'--figure': args.figure} if args.figure else {})}, {}, args.overwrite, resumable=('--run',))
+    if args.batch_size % args.nproc:
+        raise ValueError(f"--batch-size {args.batch_size} is not divisible by --nproc {args.nproc}")
+    if args.nproc > 1 and args.stop_at:
+        raise ValueError("--stop-at works with one process; a multi-process run resumes from --run")
     status = relaunch('train', args, argv)
     if status is not None: return status
     world = rank_info().world_size if launched_by_torchrun() else 1
     if launched_by_torchrun():
         with process_group(args.device) as info:
             seed_everything(args.seed); model = get_model(args.model)
-            train(model, bundled_split()[0], release_config(**config), bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
-                  checkpoint=run['run_path'], resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
+            train(model, bundled_split()[0], release_config(**config),
+                  bundled_suite('test', size=args.suite_size, grid=args.suite_grid),
+                  checkpoint=run['run_path'],
+                  resume=run['run_path'] if run['resume'] and run['run_path'].exists() else None,
                   overwrite=args.overwrite, progress=not args.quiet, stop_at=run['stop_at'], ranks=info.ranks)
         if info.rank != 0: return 0
-        run['resume'] = True                     # rank 0 reads the finished run back, evaluates it and writes the release
-    card = train_release(lambda: get_model(args.model), **config, **run, extra={'command': command_line('train', argv), 'nproc': world})
-    if card is None: say(f"stopped at step {args.stop_at}; rerun the same command (without --stop-at) to continue"); return 0
+        run['resume'] = True   # rank 0 reads the finished run back, evaluates it and writes the release
+    card = train_release(lambda: get_model(args.model), **config, **run,
+                         extra={'command': command_line('train', argv), 'nproc': world})
+    if card is None:
+        say(f"stopped at step {args.stop_at}; rerun the same command (without --stop-at) to continue"); return 0
     from forgetting.evaluate import Results
-    say(f"wrote {out} and {out.with_suffix('.json')} ({card['seconds']:.0f} s of training)", '', Results(card['metrics']).markdown())
+    say(f"wrote {out} and {out.with_suffix('.json')} ({card['seconds']:.0f} s of training)", '',
+        Results(card['metrics']).markdown())
     return 0
 
 # %% ../nbs/07_cli.ipynb #711e31f4
@@ -503,19 +596,21 @@ def checkpoint_model(path:str|Path, # --checkpoint (--original, ...) as given
                      name:str|None, # --model
                      device:torch.device, # `device_of(args)`
                     ) -> Loaded:
-    "`load_model` of a checked path (`readable`): missing, folder and unreadable files are user errors naming the checkpoint."
+    ("`load_model` of a checked path (`readable`): missing, folder and unreadable files are user errors "
+     "naming the checkpoint.")
     return load_model(readable(path, 'checkpoint'), name, device)
 
 # %% ../nbs/07_cli.ipynb #75a666f6
 def defended(args, # `attack`'s options (--defence, --purifier, --t-star, --purify-steps, --adaptive, --seed)
              restorer:nn.Module, # the loaded model
              device:torch.device,
-            ) -> tuple[nn.Module, nn.Module|None, str]: # (model scored, model the attack is made on (None: the same), label)
+            ) -> tuple[nn.Module, nn.Module|None, str]: # (model scored, model to attack (None: the same), label)
     "The model `attack` scores and attacks, from the defence options."
     if args.defence == 'none':
         if args.purifier: raise ValueError("--purifier is given but --defence is none: add --defence purify")
         return restorer, None, 'no defence'
-    if not args.purifier: raise ValueError("--defence purify needs --purifier PT (train one with `forgetting purifier`)")
+    if not args.purifier:
+        raise ValueError("--defence purify needs --purifier PT (train one with `forgetting purifier`)")
     purifier = load_purifier(readable(args.purifier, 'purifier')).to(device)
     model = Purified(restorer, purifier, args.t_star, args.purify_steps, args.seed, bpda=args.adaptive == 'bpda')
     label = f"purified at t*={args.t_star:g} with {args.purify_steps} DDIM steps, {args.adaptive} attack"
@@ -523,10 +618,13 @@ def defended(args, # `attack`'s options (--defence, --purifier, --t-star, --puri
 
 # %% ../nbs/07_cli.ipynb #08cebe08
 def json_out(args) -> Path|None:
-    "`--out` of a command that reads `--checkpoint` (and `--purifier`), checked: never an input or its card, even with --overwrite."
-    inputs = {**with_card('checkpoint', args.checkpoint), **(with_card('purifier', args.purifier) if getattr(args, 'purifier', None) else {})}
+    ("`--out` of a command that reads `--checkpoint` (and `--purifier`), checked: never an input or its card, "
+     "even with --overwrite.")
+    inputs = {**with_card('checkpoint', args.checkpoint),
+              **(with_card('purifier', args.purifier) if getattr(args, 'purifier', None) else {})}
     return check_outputs({'--out': args.out}, inputs, args.overwrite)['--out'] if args.out else None
 
+# %% ../nbs/07_cli.ipynb #521d6ed9
 @command
 def cmd_evaluate(args, argv) -> int:
     out = json_out(args)
@@ -537,21 +635,25 @@ def cmd_evaluate(args, argv) -> int:
     say(f"{loaded.path} ({len(suite)} images)", '', res.markdown(), *([f"wrote {out}"] if out else []))
     return 0
 
+# %% ../nbs/07_cli.ipynb #cf47b470
 def attack_budgets(args) -> tuple[float, ...]:
     "`--budgets` in the attack's units (1/255 for linf), checked: > 0, and at most 255/255 for linf."
     budgets = tuple(b / 255 if args.norm == 'linf' else b for b in args.budgets)
     if any(b <= 0 for b in budgets): raise ValueError(f"--budgets must be > 0, got {args.budgets}")
     if args.norm == 'linf' and any(b > 1 for b in budgets):
-        raise ValueError(f"--budgets are in 1/255 units for linf and must be at most 255 (a budget above 1 reaches every image), got {args.budgets}")
+        raise ValueError("--budgets are in 1/255 units for linf and must be at most 255 "
+                         f"(a budget above 1 reaches every image), got {args.budgets}")
     return budgets
 
+# %% ../nbs/07_cli.ipynb #6513d47e
 @command
 def cmd_attack(args, argv) -> int:
     out = json_out(args)
     if args.attack == 'cw' and not args.drop > 0: raise ValueError(f"--drop must be > 0 dB, got {args.drop}")
     budgets = attack_budgets(args)
     if args.attack == 'cw' and args.defence == 'purify' and args.adaptive == 'transfer':
-        raise ValueError("--adaptive transfer is not available with --attack cw: the minimal perturbation is searched on the defended model")
+        raise ValueError("--adaptive transfer is not available with --attack cw: "
+                         "the minimal perturbation is searched on the defended model")
     device = device_of(args)
     loaded, suite = checkpoint_model(args.checkpoint, args.model, device), build_suite(args)
     model, surrogate, defence = defended(args, loaded.model, device)
@@ -559,13 +661,16 @@ def cmd_attack(args, argv) -> int:
         table = minimal_norms(model, suite, args.drop, steps=args.attack_steps, progress=not args.quiet)
         table['meta']['defence'] = defence
         if out: save_json(table, out, args.overwrite)
-        say(f"{loaded.path} ({defence}): C&W-L2, smallest perturbation for -{args.drop:g} dB", '', minimal_norms_markdown(table), *([f"wrote {out}"] if out else []))
+        say(f"{loaded.path} ({defence}): C&W-L2, smallest perturbation for -{args.drop:g} dB", '',
+            minimal_norms_markdown(table), *([f"wrote {out}"] if out else []))
         return 0
     table = robustness(model, suite, budgets, steps=args.attack_steps, norm=args.norm, restarts=args.restarts,
-                       seed=args.seed, progress=not args.quiet, attack=args.attack, queries=args.queries, surrogate=surrogate)
+                       seed=args.seed, progress=not args.quiet, attack=args.attack, queries=args.queries,
+                       surrogate=surrogate)
     table.meta['defence'] = defence
     if out: table.save(out, overwrite=args.overwrite)
-    say(f"{loaded.path} ({defence}): {attack_name(table.meta)} {args.norm}", '', table.markdown(), *([f"wrote {out}"] if out else []))
+    say(f"{loaded.path} ({defence}): {attack_name(table.meta)} {args.norm}", '', table.markdown(),
+        *([f"wrote {out}"] if out else []))
     return 0
 
 # %% ../nbs/07_cli.ipynb #00651eef
@@ -574,14 +679,15 @@ def cmd_purifier(args, argv) -> int:
     outs = check_outputs(with_card('--out', args.out), {'--photos': args.photos}, args.overwrite)
     photos = folder_photos(readable(args.photos, '--photos', folder=True)) if args.photos else bundled_split()[0]
     device = device_of(args)
-    purifier, history = train_purifier(photos, args.steps, args.batch_size, args.patch_size, args.lr, dim=args.dim, seed=args.seed,
-                                       device=device, progress=not args.quiet)
+    purifier, history = train_purifier(photos, args.steps, args.batch_size, args.patch_size, args.lr, dim=args.dim,
+                                       seed=args.seed, device=device, progress=not args.quiet)
     tail = max(1, len(history['loss']) // 10)
-    card = dict(kind='purifier', spec=purifier.spec(), **history['settings'], seconds=history['seconds'], device=str(device),
-                loss_first=sum(history['loss'][:tail]) / tail, loss_last=sum(history['loss'][-tail:]) / tail,
-                command=command_line('purifier', argv))
+    card = dict(kind='purifier', spec=purifier.spec(), **history['settings'], seconds=history['seconds'],
+                device=str(device), loss_first=sum(history['loss'][:tail]) / tail,
+                loss_last=sum(history['loss'][-tail:]) / tail, command=command_line('purifier', argv))
     save_purifier(outs['--out'], purifier, card, args.overwrite)
-    say(f"trained a purifier on {len(photos)} photos in {history['seconds']:.0f} s: loss {card['loss_first']:.3f} -> {card['loss_last']:.3f}",
+    say(f"trained a purifier on {len(photos)} photos in {history['seconds']:.0f} s: "
+        f"loss {card['loss_first']:.3f} -> {card['loss_last']:.3f}",
         f"wrote {outs['--out']} and {outs['--out card']}")
     return 0
 
@@ -592,10 +698,12 @@ def cmd_unlearn(args, argv) -> int:
     if out.suffix == '.json': raise ValueError(f"--out {out} must not end in .json (the card goes there)")
     state = Path(args.state or out.with_suffix('.state.pt'))
     if finish_interrupted(out, command_line('unlearn', argv)): state.unlink(missing_ok=True); return 0
-    check_outputs({**with_card('--out', out), '--state': state}, with_card('checkpoint', src), args.overwrite, resumable=('--state',))
+    check_outputs({**with_card('--out', out), '--state': state}, with_card('checkpoint', src), args.overwrite,
+                  resumable=('--state',))
     job = job_of(check_folders(args, 'forget_photos', 'forget_pairs', 'proxy_photos'))
     if args.method == 'retrain' and (args.nproc > 1 or args.stop_at):
-        raise ValueError(f"--method retrain is a training run: use `forgetting train {'--nproc N' if args.nproc > 1 else '--stop-at N'}` on the retained tasks")
+        raise ValueError("--method retrain is a training run: use `forgetting train "
+                         f"{'--nproc N' if args.nproc > 1 else '--stop-at N'}` on the retained tasks")
     resuming = None if args.method == 'retrain' else dict(state=state, save_every=args.save_every, stop_at=args.stop_at)
     if args.method != 'retrain': check_world_size(UnlearnConfig.for_method(job.method, **job.overrides()), args.nproc)
     status = relaunch('unlearn', args, argv)
@@ -608,17 +716,20 @@ def cmd_unlearn(args, argv) -> int:
     else:
         loaded = checkpoint_model(src, args.model, device_of(args))
         new, hist, ft, rt = run_job(loaded, job, not args.quiet, resuming=resuming)
-    if hist.get('paused'): say(f"paused at step {hist['stop_step']}: the state is in {state}; rerun the same command without --stop-at to continue"); return 0
-    state.unlink(missing_ok=True)       # the job has its answer: a kill from here on reruns the job or finishes its card
-    if not hist.get('moved', True) and not hist.get('forgot'):
-        raise ValueError(f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
-                         f"nothing written (try a lower --lr than {hist['config']['lr']:g})")
+    if hist.get('paused'): say(f"paused at step {hist['stop_step']}: the state is in {state}; "
+                               "rerun the same command without --stop-at to continue"); return 0
+    state.unlink(missing_ok=True)   # the job has its answer: a kill from here on reruns the job or finishes its card
+    if not hist.get('moved', True) and not hist.get('forgot'): raise ValueError(
+        f"{args.method} did not forget {', '.join(ft)}: {hist['stop_reason']}, and the weights are the input's; "
+        f"nothing written (try a lower --lr than {hist['config']['lr']:g})")
     card = unlearned_card(loaded, hist, ft, rt, command_line('unlearn', argv), job)
     save_release(out, new, card, overwrite=args.overwrite)
     rows = [f"| {e['step']} | {e['forget_gain']:.2f} |" for e in hist['evals']]
-    done = f"forgot {', '.join(ft)}" if hist.get('forgot') else f"did not forget {', '.join(ft)} (forget gain {hist['final_gain']:.2f} dB: the stop rule was not met; its card says not forgotten)"
+    done = (f"forgot {', '.join(ft)}" if hist.get('forgot') else f"did not forget {', '.join(ft)} (forget gain "
+            f"{hist['final_gain']:.2f} dB: the stop rule was not met; its card says not forgotten)")
     say(f"{args.method}: {done} in {hist['seconds']:.1f} s ({hist['stop_reason']}, step {hist['stop_step']})", '',
-        '| step | forget-set gain (dB) |', '|--:|--:|', *(rows[:3] + (['| ... | ... |'] if len(rows) > 6 else []) + rows[max(3, len(rows) - 3):]),
+        '| step | forget-set gain (dB) |', '|--:|--:|', *(rows[:3] + (['| ... | ... |'] if len(rows) > 6 else [])
+                                                         + rows[max(3, len(rows) - 3):]),
         '', f"wrote {out} and {out.with_suffix('.json')}")
     return 0
 
@@ -629,62 +740,92 @@ def _named(items:list[str]) -> dict[str, str]:
     for it in items:
         name, sep, path = it.partition('=')
         name, path = (name, path) if sep else (Path(it).stem, it)
-        if name in out or name in ('original', 'retrained'): raise ValueError(f"--unlearned: duplicate or reserved name {name!r}")
+        if name in out or name in ('original', 'retrained'):
+            raise ValueError(f"--unlearned: duplicate or reserved name {name!r}")
         out[name] = path
     return out
 
+# %% ../nbs/07_cli.ipynb #36d18989
+def report_data(args, ft:list, layout:str) -> tuple: # (members, non-members, their record, the relearning forget set)
+    "The audit's sets (your folders; the bundled ones; with --erasure the 64-member ones) and the relearning data."
+    if args.erasure and args.mia and not args.members:
+        (members, nonmembers), record = erasure_audit_sets(ft, layout, args.size), None
+    else: members, nonmembers, record = (audit_sets(ft, args.members, args.nonmembers, layout, args.size, args.grid,
+                                                    args.pairs_task) if args.mia else (None, None, None))
+    job = Job(args.forget, **folder_fields(args.members), pairs_task=args.pairs_task, forget_size=args.forget_size,
+              patch_size=args.patch_size, seed=args.seed)
+    return members, nonmembers, record, forget_data(job, ft, layout) if args.relearn or args.erasure else None
+
+# %% ../nbs/07_cli.ipynb #7e63267e
 @command
 def cmd_report(args, argv) -> int:
-    out = Path(args.out) if args.out else None
-    folder = Path(args.figures) if args.figures else None
-    if args.mia and not args.retrained: raise ValueError("--mia needs --retrained: the calibrated audit measures each image against the retrained model")
-    if (args.members or args.nonmembers) and not args.mia: raise ValueError("--members and --nonmembers are the audit's data: add --mia")
+    out, folder = Path(args.out) if args.out else None, Path(args.figures) if args.figures else None
+    if not args.retrained and (need := '--mia' if args.mia else '--erasure' if args.erasure else None):
+        raise ValueError(f"{need} needs --retrained: the audit and the relearning reference measure against it")
+    if (args.members or args.nonmembers) and not args.mia:
+        raise ValueError("--members and --nonmembers are the audit's data: add --mia")
     check_folders(args, 'members', 'nonmembers')
-    dev, named = device_of(args), _named(args.unlearned)
-    inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p for k, v in with_card(name, p).items()}
+    references = {f'retrained ({Path(p).stem})': p for p in args.references}
+    dev, named = device_of(args), {**_named(args.unlearned), **references}
+    inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p
+              for k, v in with_card(name, p).items()}
     check_outputs({**({'--out': out, '--out markdown': out.with_suffix('.md')} if out else {}),
-                   **({f'--figures {n}': folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')} if folder else {})}, inputs, args.overwrite)
+                   **({f'--figures {n}': folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')}
+                      if folder else {})}, inputs, args.overwrite)
     original = checkpoint_model(args.original, args.model, dev)
     ft, rt = forget_retain(args.forget, original.tasks)
     retrained = checkpoint_model(args.retrained, args.model, dev) if args.retrained else None
     loaded = {k: checkpoint_model(p, args.model, dev) for k, p in named.items()}
     suite, layout = build_suite(args), layout_of(original)
-    members, nonmembers, record = audit_sets(ft, args.members, args.nonmembers, layout, args.size, args.grid, args.pairs_task) if args.mia else (None, None, None)
-    relearn = forget_data(Job(args.forget, **folder_fields(args.members), pairs_task=args.pairs_task, forget_size=args.forget_size,
-                              patch_size=args.patch_size, seed=args.seed), ft, layout) if args.relearn else None
-    report = forgetting_report(original.model, retrained and retrained.model, {k: (l.model, card_history(l.card)) for k, l in loaded.items()}, suite, ft,
-                               members, nonmembers, retrain=retrain_cost(retrained.card) if retrained and 'seconds' in retrained.card else None,
-                               relearn_set=relearn, progress=not args.quiet, tile=args.tile)
+    members, nonmembers, record, relearn = report_data(args, ft, layout)
+    cost = retrain_cost(retrained.card) if retrained and 'seconds' in retrained.card else None
+    report = forgetting_report(original.model, retrained and retrained.model,
+                               {k: (l.model, card_history(l.card)) for k, l in loaded.items()}, suite, ft, members,
+                               nonmembers, relearn_set=relearn, progress=not args.quiet, tile=args.tile, retrain=cost)
     notes = members_differ(record, {k: l.card for k, l in loaded.items()}) if record else []
     if record: report['audit'] = dict(members=record, notes=notes)
-    if out: save_report(report, out, overwrite=args.overwrite)
-    models = {'original': original.model, **{k: l.model for k, l in loaded.items()}, **({'retrained': retrained.model} if retrained else {})}
+    models = {'original': original.model, **{k: l.model for k, l in loaded.items()},
+              **({'retrained': retrained.model} if retrained else {})}
+    if args.erasure:
+        add_erasure(report, models, original.model, suite, ft, relearn_pairs(relearn, ft, rt, layout),
+                    ('retrained', *references), members, nonmembers,
+                    not args.quiet, attacks=ATTACK_SUITES[args.erasure], max_steps=args.erasure_steps)
+    md = report_markdown(report) + erasure_markdown(report)
+    if out: save_report(report, out, overwrite=args.overwrite, markdown=md)
     figs = report_figures(report, models, suite, suite.tasks, folder, args.overwrite) if folder else []
-    say(report_markdown(report), *[f"note: {n}" for n in notes], *[f"wrote {p}" for p in ([out, out.with_suffix('.md')] if out else []) + figs])
+    say(md, *[f"note: {n}" for n in notes],
+        *[f"wrote {p}" for p in ([out, out.with_suffix('.md')] if out else []) + figs])
     return 0
 
 # %% ../nbs/07_cli.ipynb #7f8150b7
 DEMO_MARK = 'demo.json'
 
+# %% ../nbs/07_cli.ipynb #d34304d5
 def demo_folder(path:str|Path, overwrite:bool) -> Path:
-    "The demo's output folder: new, empty, or an earlier demo's (its `demo.json` marks it); else refused unless --overwrite."
+    ("The demo's output folder: new, empty, or an earlier demo's (its `demo.json` marks it); "
+     "else refused unless --overwrite.")
     p = Path(path)
     if p.exists() and not p.is_dir(): raise NotADirectoryError(f"--out {p} exists and is not a folder")
     if p.exists() and any(p.iterdir()) and not (p / DEMO_MARK).is_file() and not overwrite:
-        raise FileExistsError(f"--out {p} holds files the demo did not write; choose another folder or pass --overwrite")
+        raise FileExistsError(f"--out {p} holds files the demo did not write; "
+                              "choose another folder or pass --overwrite")
     writable(p / DEMO_MARK, True, 'demo output')
     return p
 
 # %% ../nbs/07_cli.ipynb #f14f32e4
 def demo_outputs(out:Path, args) -> dict:
-    "The files the demo writes in `out`, checked: never an input; one there that an earlier demo did not write needs --overwrite."
-    names = [f'unlearned-{args.forget}.pt', f'unlearned-{args.forget}.json', 'report.json', 'report.md', 'psnr.png', 'gain.png', 'grid.png', 'changes.png', DEMO_MARK]
+    ("The files the demo writes in `out`, checked: never an input; one there that an earlier demo did not write "
+     "needs --overwrite.")
+    names = [f'unlearned-{args.forget}.pt', f'unlearned-{args.forget}.json', 'report.json', 'report.md', 'psnr.png',
+             'gain.png', 'grid.png', 'changes.png', DEMO_MARK]
     mark = out / DEMO_MARK
     earlier = json.loads(mark.read_text()).get('files', names) if mark.is_file() else []
-    inputs = {**with_card('--original', bundled_path(args.original)), **with_card('--retrained', bundled_path(args.retrained))}
+    inputs = {**with_card('--original', bundled_path(args.original)),
+              **with_card('--retrained', bundled_path(args.retrained))}
     outputs = check_outputs({f'--out {n}': out / n for n in names}, inputs, overwrite=True)
     stray = [n for n in names[:-1] if (out / n).exists() and n not in earlier]
-    if stray and not args.overwrite: raise FileExistsError(f"--out {out} holds {', '.join(stray)}, which the demo did not write; pass --overwrite to replace it")
+    if stray and not args.overwrite: raise FileExistsError(
+        f"--out {out} holds {', '.join(stray)}, which the demo did not write; pass --overwrite to replace it")
     return outputs
 
 # %% ../nbs/07_cli.ipynb #584cec7f
@@ -700,21 +841,25 @@ def cmd_demo(args, argv) -> int:
     new, hist, ft, rt = run_job(original, job, not args.quiet)
     unlearned = out / f'unlearned-{args.forget}.pt'
     save_release(unlearned, new, unlearned_card(original, hist, ft, rt, 'forgetting demo', job), overwrite=True)
-    say(f'[3/4] evaluating the three models on the bundled test photos ({args.grid}x{args.grid} crops of {args.size} px), '
-        'auditing membership and relearning')
+    say(f'[3/4] evaluating the three models on the bundled test photos ({args.grid}x{args.grid} crops of '
+        f'{args.size} px), auditing membership and relearning')
     suite, layout = bundled_suite('test', size=args.size, grid=args.grid), layout_of(original)
     members, nonmembers, _ = audit_sets(ft, layout=layout, size=args.size, grid=args.grid)
     name = f'unlearned ({args.method})'
     report = forgetting_report(original.model, retrained.model, {name: (new, hist)}, suite, ft, members, nonmembers,
-                               retrain=retrain_cost(retrained.card), relearn_set=forget_data(job, ft, layout), progress=not args.quiet)
+                               retrain=retrain_cost(retrained.card), relearn_set=forget_data(job, ft, layout),
+                               progress=not args.quiet)
     say('[4/4] writing the report and figures')
     report['demo'] = dict(original=str(original.path), retrained=str(retrained.path), unlearned=str(unlearned),
                           forget=args.forget, method=args.method, seconds=round(time.perf_counter() - t0, 1))
     save_report(report, out / 'report.json', overwrite=True)
-    figs = report_figures(report, {'original': original.model, name: new, 'retrained': retrained.model}, suite, suite.tasks, out, True)
+    figs = report_figures(report, {'original': original.model, name: new, 'retrained': retrained.model}, suite,
+                          suite.tasks, out, True)
     files = [p.name for p in [out / 'report.json', out / 'report.md', unlearned, unlearned.with_suffix('.json'), *figs]]
-    json_dump({'command': 'forgetting demo ' + ' '.join(map(shlex.quote, argv)), **report['demo'], 'files': files}, out / DEMO_MARK, True)
-    say('', report_markdown(report), *[f"wrote {p}" for p in [out / 'report.json', out / 'report.md', unlearned, *figs]],
+    json_dump({'command': 'forgetting demo ' + ' '.join(map(shlex.quote, argv)), **report['demo'], 'files': files},
+              out / DEMO_MARK, True)
+    say('', report_markdown(report),
+        *[f"wrote {p}" for p in [out / 'report.json', out / 'report.md', unlearned, *figs]],
         f"demo finished in {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -26,6 +26,8 @@ __all__ = ['TASKS', 'TYPES', 'IMAGE_EXTS', 'PNG_SIGNATURE', 'BUNDLED', 'LAYOUTS'
 
 # %% ../nbs/00_data.ipynb #1038c8a8
 TASKS: dict[str,str] = {'noise15':'noise', 'noise25':'noise', 'noise50':'noise', 'rain':'rain', 'haze':'haze'}
+
+# %% ../nbs/00_data.ipynb #a5c01439
 TYPES: tuple[str,...] = ('noise', 'rain', 'haze')
 
 # %% ../nbs/00_data.ipynb #0073e2fe
@@ -35,10 +37,12 @@ def task_type(task:str, # a task name, one of `TASKS`
     if task not in TASKS: raise ValueError(f"unknown task {task!r}; known tasks: {list(TASKS)}")
     return TASKS[task]
 
+# %% ../nbs/00_data.ipynb #7bef8089
 def _check_type(t:str) -> str:
     if t not in TYPES: raise ValueError(f"unknown degradation type {t!r}; known types: {list(TYPES)}")
     return t
 
+# %% ../nbs/00_data.ipynb #c58de2d3
 def check_tasks(tasks, # task names (a single name is accepted)
                 what:str='tasks', # the argument or field, for messages
                 unique:bool=False, # refuse a name given twice
@@ -51,6 +55,7 @@ def check_tasks(tasks, # task names (a single name is accepted)
     if unique and len(set(tasks)) != len(tasks): raise ValueError(f"{what} has duplicates: {tasks}")
     return tasks
 
+# %% ../nbs/00_data.ipynb #0a393805
 def tasks_of(types:str|list[str], # one degradation type or a list of them
             ) -> list[str]: # their tasks, in `TASKS` order
     "All tasks whose type is in `types`."
@@ -73,11 +78,15 @@ def forget_retain(forget_type:str, # the degradation type to forget
 
 # %% ../nbs/00_data.ipynb #bc32d716
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp')
+
+# %% ../nbs/00_data.ipynb #363650dd
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 
+# %% ../nbs/00_data.ipynb #f88531eb
 def without_colour_profile(data:bytes, # an image file's bytes
                           ) -> bytes: # the same PNG without its iCCP chunk (other formats unchanged)
-    "Drop a PNG's embedded colour profile, which the decoder ignores (libpng would print a warning on stderr for a bad one)."
+    ("Drop a PNG's embedded colour profile, which the decoder ignores "
+     "(libpng would print a warning on stderr for a bad one).")
     if not data.startswith(PNG_SIGNATURE): return data
     out, i = [PNG_SIGNATURE], len(PNG_SIGNATURE)
     while i + 8 <= len(data):
@@ -101,6 +110,22 @@ def load_image(path:str|Path, # image file (PNG, JPEG, WebP; grey/RGBA/palette/1
     if img.ndim != 3: raise ValueError(f"{path} has {img.shape[0]} frames; expected a single image")
     return TF.to_dtype(img, torch.float32, scale=True)
 
+# %% ../nbs/00_data.ipynb #983b3d8a
+def _check_image(x, what='image'):
+    if not isinstance(x, Tensor) or x.ndim!=3 or x.shape[0]!=3 or not x.is_floating_point():
+        raise ValueError(f"{what}: expected a float tensor of shape (3,H,W), "
+                         f"got {getattr(x,'dtype',type(x))} {tuple(getattr(x,'shape',()))}")
+    return x
+
+# %% ../nbs/00_data.ipynb #2480e7a5
+def _check_depth(d, x, what='image'):
+    if not isinstance(d, Tensor) or tuple(d.shape)!=tuple(x.shape[-2:]):
+        raise ValueError(f"{what}: depth of shape {tuple(getattr(d,'shape',()))} "
+                         f"does not match image size {tuple(x.shape[-2:])}")
+    if d.numel() and (d.min()<0 or d.max()>1):
+        raise ValueError(f"{what}: depth must lie in [0,1], got [{d.min():.3g}, {d.max():.3g}]")
+    return d
+
 # %% ../nbs/00_data.ipynb #1e4b9659
 @dataclass(repr=False)
 class Photo:
@@ -113,34 +138,27 @@ class Photo:
         if self.depth is not None: _check_depth(self.depth, self.image, self.name)
     @property
     def size(self) -> tuple[int,int]: return tuple(self.image.shape[-2:])
-    def __repr__(self): return f"Photo({self.name!r}, {self.size[0]}x{self.size[1]}{', depth' if self.depth is not None else ''})"
-
-def _check_image(x, what='image'):
-    if not isinstance(x, Tensor) or x.ndim!=3 or x.shape[0]!=3 or not x.is_floating_point():
-        raise ValueError(f"{what}: expected a float tensor of shape (3,H,W), got {getattr(x,'dtype',type(x))} {tuple(getattr(x,'shape',()))}")
-    return x
-
-def _check_depth(d, x, what='image'):
-    if not isinstance(d, Tensor) or tuple(d.shape)!=tuple(x.shape[-2:]):
-        raise ValueError(f"{what}: depth of shape {tuple(getattr(d,'shape',()))} does not match image size {tuple(x.shape[-2:])}")
-    if d.numel() and (d.min()<0 or d.max()>1): raise ValueError(f"{what}: depth must lie in [0,1], got [{d.min():.3g}, {d.max():.3g}]")
-    return d
+    def __repr__(self):
+        return f"Photo({self.name!r}, {self.size[0]}x{self.size[1]}{', depth' if self.depth is not None else ''})"
 
 # %% ../nbs/00_data.ipynb #59237a4a
 BUNDLED = ('astronaut.png', 'brick.png', 'camera.png', 'chelsea.png', 'coffee.png', 'coins.png', 'grass.png',
            'gravel.png', 'hubble_deep_field.jpg', 'ihc.png', 'moon.png', 'motorcycle_left.png', 'page.png',
            'retina.jpg', 'rocket.jpg', 'text.png')
 
+# %% ../nbs/00_data.ipynb #138fd6d3
 def _skimage_data_dir() -> Path:
     import skimage.data
     return Path(os.path.dirname(skimage.data.__file__))
 
+# %% ../nbs/00_data.ipynb #fb898e56
 def _fill_invalid(x:Tensor, valid:Tensor) -> Tensor:
     "Fill pixels where `valid` is False with the value of the nearest valid pixel."
     from scipy.ndimage import distance_transform_edt
     _, (iy, ix) = distance_transform_edt(~valid.numpy(), return_indices=True)
     return x[torch.from_numpy(iy), torch.from_numpy(ix)]
 
+# %% ../nbs/00_data.ipynb #d182143f
 def disparity_depth(disparity:Tensor, # (H,W) stereo disparity; non-finite or <=0 = invalid
                    ) -> Tensor: # (H,W) depth in [0,1], larger = farther
     "Normalised depth from disparity: depth is proportional to 1/disparity."
@@ -150,6 +168,7 @@ def disparity_depth(disparity:Tensor, # (H,W) stereo disparity; non-finite or <=
     z = _fill_invalid(1/disparity.clamp_min(1e-6), valid)
     return (z - z.min()) / (z.max() - z.min()).clamp_min(1e-12)
 
+# %% ../nbs/00_data.ipynb #64470418
 @functools.cache
 def _bundled_cache() -> tuple[Photo,...]:
     root = _skimage_data_dir()
@@ -163,6 +182,7 @@ def _bundled_cache() -> tuple[Photo,...]:
         photos.append(Photo(name, load_image(root/f), depth))
     return tuple(photos)
 
+# %% ../nbs/00_data.ipynb #ff2a7cab
 def bundled_photos() -> list[Photo]:
     "The photos shipped inside scikit-image's wheel (allowlist `BUNDLED`), as RGB float32."
     return [Photo(p.name, p.image.clone(), None if p.depth is None else p.depth.clone()) for p in _bundled_cache()]
@@ -173,6 +193,7 @@ def _progress(items, progress:bool):
     from fastprogress.fastprogress import progress_bar
     return progress_bar(items) if progress else items
 
+# %% ../nbs/00_data.ipynb #8eb8f264
 def _image_files(folder:str|Path, what='images') -> list[Path]:
     "Sorted image files directly in `folder`; error if the folder is missing or holds no image."
     folder = Path(folder)
@@ -180,9 +201,11 @@ def _image_files(folder:str|Path, what='images') -> list[Path]:
     files = sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
     if not files:
         other = sorted(f.name for f in folder.iterdir())[:5]
-        raise FileNotFoundError(f"{what}: no {'/'.join(IMAGE_EXTS)} image in {folder}" + (f" (found {other})" if other else " (empty folder)"))
+        raise FileNotFoundError(f"{what}: no {'/'.join(IMAGE_EXTS)} image in {folder}"
+                                + (f" (found {other})" if other else " (empty folder)"))
     return files
 
+# %% ../nbs/00_data.ipynb #2279d3f0
 def folder_photos(path:str|Path, # folder of clean images
                  ) -> list[Photo]: # one `Photo` per image (name = file stem), sorted by file name
     "Load every image of a folder as a clean photo."
@@ -194,6 +217,7 @@ def is_grey(photo:Photo) -> bool:
     x = photo.image
     return bool(torch.equal(x[0], x[1]) and torch.equal(x[1], x[2]))
 
+# %% ../nbs/00_data.ipynb #1f39e79c
 def split_photos(photos:list[Photo], # photos with distinct names
                  test_fraction:float=0.25, # fraction of photos held out (at least one on each side)
                  seed:int=0, # shuffle seed
@@ -215,6 +239,7 @@ def split_photos(photos:list[Photo], # photos with distinct names
     if len(test) == len(photos): test.discard(min(test))
     return [p for i,p in enumerate(photos) if i not in test], [p for i,p in enumerate(photos) if i in test]
 
+# %% ../nbs/00_data.ipynb #f518a4e5
 def bundled_split(seed:int=0, # split seed; 0 is the project default
                  ) -> tuple[list[Photo],list[Photo]]: # (train photos, test photos)
     "THE default split of the bundled photos: 25% test, stratified by colour/grey."
@@ -232,7 +257,8 @@ def check_pools(pools:dict[str,list[Photo]], # degradation type -> its photos
     owner = {}
     for t, photos in pools.items():
         for p in photos:
-            if owner.setdefault(p.name, t) != t: raise ValueError(f"photo {p.name!r} is in two pools ({owner[p.name]!r} and {t!r})")
+            if owner.setdefault(p.name, t) != t:
+                raise ValueError(f"photo {p.name!r} is in two pools ({owner[p.name]!r} and {t!r})")
     return pools
 
 # %% ../nbs/00_data.ipynb #f8157dfa
@@ -245,9 +271,11 @@ def type_pools(photos:list[Photo], # training photos with distinct names
     types = [_check_type(t) for t in types]
     names = [p.name for p in photos]
     if len(set(names)) != len(names): raise ValueError(f"photo names must be distinct: {sorted(names)}")
-    if len(photos) < len(types): raise ValueError(f"{len(photos)} photo(s) cannot fill {len(types)} pools {types}: each type needs one")
+    if len(photos) < len(types):
+        raise ValueError(f"{len(photos)} photo(s) cannot fill {len(types)} pools {types}: each type needs one")
     groups = {}
-    for p in sorted(photos, key=lambda p: p.name): groups.setdefault(None if stratify is None else stratify(p), []).append(p)
+    for p in sorted(photos, key=lambda p: p.name):
+        groups.setdefault(None if stratify is None else stratify(p), []).append(p)
     g, pools, turn = torch.Generator().manual_seed(seed), {t: [] for t in types}, 0
     for key in sorted(groups, key=str):
         for j in torch.randperm(len(groups[key]), generator=g).tolist():
@@ -257,6 +285,7 @@ def type_pools(photos:list[Photo], # training photos with distinct names
 # %% ../nbs/00_data.ipynb #a264aadc
 LAYOUTS = ('shared', 'pools')
 
+# %% ../nbs/00_data.ipynb #4f00a1f9
 def photo_pools(photos:list[Photo]|dict[str,list[Photo]], # training photos, or pools already made (type -> photos)
                 layout:str='shared', # 'shared': every type uses all photos; 'pools': `type_pools(photos)`
                 tasks:list[str]|None=None, # tasks that will be drawn; their types must have photos
@@ -265,7 +294,8 @@ def photo_pools(photos:list[Photo]|dict[str,list[Photo]], # training photos, or 
     if layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
     needed = list(dict.fromkeys(TASKS[t] for t in check_tasks(list(TASKS) if tasks is None else tasks)))
     if isinstance(photos, dict):
-        if layout != 'pools': raise ValueError(f"per-type pools were given but the layout is {layout!r}; use layout='pools'")
+        if layout != 'pools':
+            raise ValueError(f"per-type pools were given but the layout is {layout!r}; use layout='pools'")
         return check_pools(photos, needed)
     if not photos: raise ValueError("no training photos")
     return type_pools(photos) if layout == 'pools' else {t: list(photos) for t in TYPES}
@@ -280,6 +310,7 @@ def bundled_pools(seed:int=0, # split seed (`bundled_split`)
 def _generator(seed:int|torch.Generator) -> torch.Generator:
     return seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
 
+# %% ../nbs/00_data.ipynb #f4912705
 def _draw(value, g:torch.Generator) -> float:
     "`value` itself, or uniform in `value=(low, high)`."
     if isinstance(value, (tuple, list)):
@@ -287,6 +318,7 @@ def _draw(value, g:torch.Generator) -> float:
         return lo + (hi-lo)*torch.rand((), generator=g).item()
     return float(value)
 
+# %% ../nbs/00_data.ipynb #5aec9a12
 def quantise(x:Tensor) -> Tensor:
     "Clip to [0,1] and round to 8 bits."
     return (x.clamp(0,1)*255).round()/255
@@ -314,6 +346,7 @@ def line_kernel(length:float, # segment length in px
     taper = (1 - (2*along/(length+1))**2).clamp_min(0).sqrt()
     return (width/2 + 0.5 - across).clamp(0,1) * taper
 
+# %% ../nbs/00_data.ipynb #608964a7
 def add_rain(clean:Tensor, # (3,H,W) in [0,1]
              seed:int|torch.Generator=0, # seed or generator
              density=(0.002, 0.006), # probability of a streak seed per pixel
@@ -356,12 +389,14 @@ def depth_prior(h:int, w:int, # image size
     rows = torch.linspace(1, 0, h)[:,None].expand(h, w)
     return norm(ramp*rows + (1-ramp)*field)
 
+# %% ../nbs/00_data.ipynb #3d9add29
 def relative_depth(depth:Tensor, # (H,W) depth, e.g. a crop of a photo's depth map
                   ) -> Tensor: # min-max rescaled to [0,1] (a constant depth becomes 0)
     "Depth relative to its own range: near = 0, far = 1."
     lo, hi = depth.min(), depth.max()
     return (depth - lo) / (hi - lo) if hi - lo > 1e-6 else torch.zeros_like(depth)
 
+# %% ../nbs/00_data.ipynb #4cc5dd14
 def add_haze(clean:Tensor, # (3,H,W) in [0,1]
              seed:int|torch.Generator=0, # seed or generator
              depth:Tensor|None=None, # (H,W) in [0,1], larger = farther; None = `depth_prior`
@@ -393,15 +428,19 @@ def _item_generator(*keys:int) -> torch.Generator:
     "A generator seeded by a well-mixed hash of integer `keys`."
     return torch.Generator().manual_seed(int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1))
 
+# %% ../nbs/00_data.ipynb #444f4872
 def _randint(n:int, g:torch.Generator) -> int: return int(torch.randint(n, (), generator=g))
 
+# %% ../nbs/00_data.ipynb #b33a1458
 def _as_photo(p:Photo|str|Path) -> Photo:
     return p if isinstance(p, Photo) else Photo(Path(p).stem, load_image(p))
 
+# %% ../nbs/00_data.ipynb #d4d0c06d
 def _check_patch(name:str, size:tuple[int,int], patch_size:int):
     if min(size) < patch_size:
         raise ValueError(f"patch size {patch_size} is larger than image {name!r} of size {size[0]}x{size[1]}")
 
+# %% ../nbs/00_data.ipynb #4cb9dcf5
 def random_crop(xs:list[Tensor], # (C,H,W) or (H,W) tensors of one size (e.g. image and depth), cropped alike
                 patch_size:int, # side of the square crop
                 g:torch.Generator, # draws position and augmentation
@@ -453,7 +492,9 @@ class PatchDataset(Dataset):
     def item_task(self, i:int) -> str:
         "The task of item `i` without building the item (the first draw of its generator)."
         return self._draw_task(_item_generator(self.seed, i))
-    def __repr__(self): return f"PatchDataset({len(self.photos)} photos, tasks={self.tasks}, patch_size={self.patch_size}, length={self.length}, seed={self.seed})"
+    def __repr__(self):
+        return (f"PatchDataset({len(self.photos)} photos, tasks={self.tasks}, patch_size={self.patch_size}, "
+                f"length={self.length}, seed={self.seed})")
 
 # %% ../nbs/00_data.ipynb #7c86c684
 class PairedDataset(Dataset):
@@ -462,15 +503,16 @@ class PairedDataset(Dataset):
                  clean:list[Tensor|Path], # clean images or paths, same sizes as `degraded`
                  tasks:list[str], # task of each pair
                  names:list[str]|None=None, # name of each pair (for reports)
-                 multiple:int=1): # images read from paths are centre-cropped to multiples of this (`crop_to_multiple`), after the size check
+                 multiple:int=1): # paths: centre-crop to multiples of this (`crop_to_multiple`) after the size check
         names = [str(i) for i in range(len(degraded))] if names is None else list(names)
-        if not len(degraded)==len(clean)==len(tasks)==len(names):
-            raise ValueError(f"lengths differ: {len(degraded)} degraded, {len(clean)} clean, {len(tasks)} tasks, {len(names)} names")
+        if not len(degraded)==len(clean)==len(tasks)==len(names): raise ValueError(
+            f"lengths differ: {len(degraded)} degraded, {len(clean)} clean, {len(tasks)} tasks, {len(names)} names")
         if not degraded: raise ValueError("PairedDataset needs at least one pair")
-        check_tasks(tasks)
-        self.degraded, self.clean, self.item_tasks, self.names, self.multiple = list(degraded), list(clean), list(tasks), names, multiple
+        check_tasks(tasks); self.degraded, self.clean, self.item_tasks, self.names, self.multiple = (
+            list(degraded), list(clean), list(tasks), names, multiple)
         for i in range(len(self)):
-            if isinstance(self.degraded[i], Tensor) and isinstance(self.clean[i], Tensor): self._checked(i, self.degraded[i], self.clean[i])
+            if isinstance(self.degraded[i], Tensor) and isinstance(self.clean[i], Tensor):
+                self._checked(i, self.degraded[i], self.clean[i])
     @property
     def tasks(self) -> list[str]: return [t for t in TASKS if t in self.item_tasks]
     def __len__(self): return len(self.item_tasks)
@@ -478,7 +520,8 @@ class PairedDataset(Dataset):
         _check_image(deg, f"degraded {self.names[i]}"); _check_image(cl, f"clean {self.names[i]}")
         if deg.shape != cl.shape:
             src = lambda x: f" ({x})" if isinstance(x, Path) else ""
-            raise ValueError(f"pair {self.names[i]!r}: degraded size {tuple(deg.shape[-2:])}{src(self.degraded[i])} != clean size {tuple(cl.shape[-2:])}{src(self.clean[i])}")
+            raise ValueError(f"pair {self.names[i]!r}: degraded size {tuple(deg.shape[-2:])}{src(self.degraded[i])} "
+                             f"!= clean size {tuple(cl.shape[-2:])}{src(self.clean[i])}")
         return deg, cl
     def __getitem__(self, i:int) -> tuple[Tensor,Tensor,str]:
         if not -len(self) <= i < len(self): raise IndexError(f"index {i} out of range for {len(self)} pairs")
@@ -491,7 +534,8 @@ class PairedDataset(Dataset):
         tasks = check_tasks(tasks)
         idx = [i for i,t in enumerate(self.item_tasks) if t in tasks]
         if not idx: raise ValueError(f"no pair with task in {tasks}; this dataset has {self.tasks}")
-        return PairedDataset(*([getattr(self, a)[i] for i in idx] for a in ('degraded','clean','item_tasks','names')), multiple=self.multiple)
+        return PairedDataset(*([getattr(self, a)[i] for i in idx] for a in ('degraded','clean','item_tasks','names')),
+                             multiple=self.multiple)
     def __repr__(self): return f"PairedDataset({len(self)} pairs, tasks={self.tasks})"
 
 # %% ../nbs/00_data.ipynb #8a467018
@@ -530,11 +574,15 @@ def _pair_seed(seed:int, name:str, task:str) -> int:
     "Per-pair degradation seed: stable when photos are added or removed."
     return zlib.crc32(f"{seed}/{name}/{task}".encode())
 
+# %% ../nbs/00_data.ipynb #26df8746
 def _photo_crops(p:Photo, size:int|None, grid:int) -> list[tuple[str,Tensor,Tensor|None]]:
     "(name, image, relative depth) of each evaluation crop of `p`; crop k of a grid is named `photo@k`."
-    if size is None: return [(p.name, crop_to_multiple(p.image, 8).contiguous(), None if p.depth is None else relative_depth(crop_to_multiple(p.depth, 8)))]
-    if min(p.size) < size: raise ValueError(f"crop size {size} is larger than photo {p.name!r} of size {p.size[0]}x{p.size[1]}")
-    images, depths = grid_crops(p.image, size, grid), (grid_crops(p.depth, size, grid) if p.depth is not None else [None]*grid**2)
+    if size is None: return [(p.name, crop_to_multiple(p.image, 8).contiguous(),
+                              None if p.depth is None else relative_depth(crop_to_multiple(p.depth, 8)))]
+    if min(p.size) < size:
+        raise ValueError(f"crop size {size} is larger than photo {p.name!r} of size {p.size[0]}x{p.size[1]}")
+    images, depths = grid_crops(p.image, size, grid), (grid_crops(p.depth, size, grid) if p.depth is not None
+                                                       else [None]*grid**2)
     names = [p.name] if grid == 1 else [f"{p.name}@{k}" for k in range(grid**2)]
     return [(n, x.contiguous(), None if d is None else relative_depth(d)) for n, x, d in zip(names, images, depths)]
 
@@ -548,18 +596,21 @@ def make_suite(photos:list[Photo], # clean photos
               ) -> PairedDataset: # one pair per (crop, task)
     "Fixed, seeded degraded copies of `photos` for every task: every model is scored on identical inputs."
     tasks = check_tasks(list(TASKS) if tasks is None else tasks)
-    if size is not None and (size <= 0 or size % 8): raise ValueError(f"size must be a positive multiple of 8, got {size}")
+    if size is not None and (size <= 0 or size % 8):
+        raise ValueError(f"size must be a positive multiple of 8, got {size}")
     if grid != 1 and size is None: raise ValueError("a grid of crops needs a crop size")
     deg, cl, tk, nm = [], [], [], []
     for p in _progress(photos, progress):
         for name, image, depth in _photo_crops(p, size, grid):
             for t in tasks:
-                deg.append(degrade(image, t, _pair_seed(seed, name, t), depth)); cl.append(image); tk.append(t); nm.append(f"{name}/{t}")
+                deg.append(degrade(image, t, _pair_seed(seed, name, t), depth)); cl.append(image); tk.append(t)
+                nm.append(f"{name}/{t}")
     return PairedDataset(deg, cl, tk, nm)
 
 # %% ../nbs/00_data.ipynb #a93ac5b7
 SUITE_GRID = 2   # the bundled suite's crops per side: 2 x 2 crops of each of the 4 test photos = 16 images per task
 
+# %% ../nbs/00_data.ipynb #b1f09c1b
 def bundled_suite(split:str='test', # 'test', 'train' or 'all' photos of `bundled_split()`
                   tasks:list[str]|None=None, # tasks; None = all `TASKS`
                   size:int|None=128, # crop side (CPU-friendly); None = full images
@@ -591,6 +642,7 @@ class PairedPatchDataset(Dataset):
         deg, cl = random_crop([deg, cl], self.patch_size, g, self.augment)
         return deg, cl, task
 
+# %% ../nbs/00_data.ipynb #82972630
 def clean_folders(*folders:str|Path, # e.g. BSD400 and WED (Waterloo Exploration) image folders
                   lazy:bool=False, # True: return image paths (decoded per item by `PatchDataset`)
                  ) -> list[Photo]|list[Path]: # photos named `folder/stem`
@@ -611,10 +663,12 @@ def _load_pairs(pairs:list[tuple[Path,Path]], # (degraded path, clean path)
     for d, c in _progress(pairs, progress):
         if c not in cropped: y = load_image(c); sizes[c], cropped[c] = y.shape[-2:], crop_to_multiple(y, multiple, c)
         x = load_image(d)
-        if x.shape[-2:] != sizes[c]: raise ValueError(f"size mismatch: {d} is {tuple(x.shape[-2:])} but {c} is {tuple(sizes[c])}")
+        if x.shape[-2:] != sizes[c]:
+            raise ValueError(f"size mismatch: {d} is {tuple(x.shape[-2:])} but {c} is {tuple(sizes[c])}")
         deg.append(crop_to_multiple(x, multiple, d)); cl.append(cropped[c])
     return PairedDataset(deg, cl, [task]*len(pairs), names)
 
+# %% ../nbs/00_data.ipynb #15be660a
 def _find_partner(stem:str, dirs:list[Path], what:Path) -> Path:
     "The image named `stem` (any image extension) in the first of `dirs` holding one."
     for d in dirs:
@@ -622,11 +676,15 @@ def _find_partner(stem:str, dirs:list[Path], what:Path) -> Path:
             if (d/f"{stem}{ext}").is_file(): return d/f"{stem}{ext}"
     raise FileNotFoundError(f"no partner {stem}{{{','.join(IMAGE_EXTS)}}} for {what} in {[str(d) for d in dirs]}")
 
+# %% ../nbs/00_data.ipynb #f624640a
 def _subdir(folder:Path, names:tuple[str,...]) -> Path|None:
     return next((folder/n for n in names if (folder/n).is_dir()), None)
 
-RAINY_NAME = re.compile(r'rain-(\d+)(?:x2)?|norain-(\d+)x2')   # rain-N, rain-Nx2, norain-Nx2 (JORDER's rain/X2/); partner norain-N
+# %% ../nbs/00_data.ipynb #e4382d95
+# rain-N, rain-Nx2, norain-Nx2 (JORDER's rain/X2/); partner norain-N
+RAINY_NAME = re.compile(r'rain-(\d+)(?:x2)?|norain-(\d+)x2')
 
+# %% ../nbs/00_data.ipynb #435a7620
 def _rain_partner(stem:str) -> str|None:
     "The clean partner's name of a rainy file name, None for anything else (clean images, rain masks)."
     m = RAINY_NAME.fullmatch(stem)
@@ -644,7 +702,8 @@ def bsd68(folder:str|Path, # BSD68/CBSD68 folder of clean images
     for f in _progress(_image_files(folder, 'BSD68'), progress):
         x = crop_to_multiple(load_image(f), multiple, f)
         for t in tasks:
-            deg.append(degrade(x, t, _pair_seed(seed, f.stem, t))); cl.append(x); tk.append(t); nm.append(f"{f.stem}/{t}")
+            deg.append(degrade(x, t, _pair_seed(seed, f.stem, t))); cl.append(x); tk.append(t)
+            nm.append(f"{f.stem}/{t}")
     return PairedDataset(deg, cl, tk, nm)
 
 # %% ../nbs/00_data.ipynb #75af57c7
@@ -673,8 +732,11 @@ def sots_outdoor(folder:str|Path, # SOTS outdoor or RESIDE-OTS folder with hazy/
     "Dehazing pairs `(hazy ID_A_beta, clean ID, 'haze')`; hazy images may sit in sub-folders."
     folder = Path(folder)
     if not folder.is_dir(): raise FileNotFoundError(f"SOTS/OTS: folder not found: {folder}")
-    hazy_dir, gt_dir = _subdir(folder, ('hazy','haze','synthetic','input')), _subdir(folder, ('gt','clear','original','target'))
-    if hazy_dir is None or gt_dir is None: raise FileNotFoundError(f"SOTS/OTS: {folder} needs a hazy/ and a gt/ folder, found {sorted(p.name for p in folder.iterdir())}")
+    hazy_dir, gt_dir = (_subdir(folder, ('hazy','haze','synthetic','input')),
+                        _subdir(folder, ('gt','clear','original','target')))
+    if hazy_dir is None or gt_dir is None:
+        raise FileNotFoundError(f"SOTS/OTS: {folder} needs a hazy/ and a gt/ folder, "
+                                f"found {sorted(p.name for p in folder.iterdir())}")
     hazy = sorted(f for f in hazy_dir.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
     if not hazy: raise FileNotFoundError(f"SOTS/OTS: no hazy image in {hazy_dir}")
     pairs = [(f, _find_partner(f.stem.split('_')[0], [gt_dir], f)) for f in hazy]
@@ -685,14 +747,20 @@ def rain100l_train(folder:str|Path, lazy:bool=True, progress:bool=True) -> Paire
     "Rain100L training pairs (lazy by default); crop them with `PairedPatchDataset`."
     return rain100l(folder, lazy=lazy, progress=progress)
 
+# %% ../nbs/00_data.ipynb #485b3aa5
 def reside_ots(folder:str|Path, lazy:bool=True, progress:bool=True) -> PairedDataset:
     "RESIDE-OTS training pairs (lazy by default: OTS holds ~70k hazy images)."
     return sots_outdoor(folder, lazy=lazy, progress=progress)
 
 # %% ../nbs/00_data.ipynb #9d1a06d7
-PAIR_LAYOUTS = {'degraded/clean': None, 'input/target': None, 'SOTS': 'haze', 'Rain100L': 'rain'}   # layout -> the task it always holds
-HAZY_DIRS, GT_DIRS, RAINY_DIRS = ('hazy', 'haze', 'synthetic'), ('gt', 'clear', 'original'), ('rainy', 'rain/X2', 'rain/x2', 'rain')
+# layout -> the task it always holds
+PAIR_LAYOUTS = {'degraded/clean': None, 'input/target': None, 'SOTS': 'haze', 'Rain100L': 'rain'}
 
+# %% ../nbs/00_data.ipynb #5e56e43d
+HAZY_DIRS, GT_DIRS, RAINY_DIRS = (('hazy', 'haze', 'synthetic'), ('gt', 'clear', 'original'),
+                                  ('rainy', 'rain/X2', 'rain/x2', 'rain'))
+
+# %% ../nbs/00_data.ipynb #0cbffba8
 def pairs_layout(folder:str|Path, # a folder that may hold degraded/clean pairs
                 ) -> str|None: # a key of `PAIR_LAYOUTS`, None: not pairs (e.g. clean photos)
     "The layout of the pairs in `folder`."
@@ -713,10 +781,14 @@ def folder_pairs(folder:str|Path, # a folder of pairs in a layout of `pairs_layo
     f = Path(folder)
     if not f.is_dir(): raise FileNotFoundError(f"pairs folder not found: {f}")
     layout = pairs_layout(f)
-    if layout is None: raise ValueError(f"{f} holds no pairs in a known layout ({', '.join(PAIR_LAYOUTS)}); found {sorted(g.name for g in f.iterdir())[:6]}")
+    if layout is None:
+        raise ValueError(f"{f} holds no pairs in a known layout ({', '.join(PAIR_LAYOUTS)}); "
+                         f"found {sorted(g.name for g in f.iterdir())[:6]}")
     held = PAIR_LAYOUTS[layout]
-    if task is not None and held not in (None, task): raise ValueError(f"{f} holds {held} pairs ({layout} layout), not {task}")
-    if (task := task or held) is None: raise ValueError(f"{f}: {layout} pairs do not say their task; name it (one of {', '.join(TASKS)})")
+    if task is not None and held not in (None, task):
+        raise ValueError(f"{f} holds {held} pairs ({layout} layout), not {task}")
+    if (task := task or held) is None:
+        raise ValueError(f"{f}: {layout} pairs do not say their task; name it (one of {', '.join(TASKS)})")
     check_tasks([task])
     if layout == 'SOTS': return sots_outdoor(f, multiple=multiple, progress=progress)
     if layout == 'Rain100L': return rain100l(f, multiple=multiple, progress=progress)
@@ -731,8 +803,10 @@ def folder_suite(folder:str|Path, # pairs (`pairs_layout`) or clean photos
                  task:str|None=None, # the task of pairs whose layout does not say it (default: the only one of `tasks`)
                  size:int=128, grid:int=SUITE_GRID, # crops of clean photos, as the bundled suite
                 ) -> PairedDataset:
-    "An evaluation suite from a folder: its pairs, else its clean photos with `tasks` synthesised on them (`make_suite`)."
-    if pairs_layout(folder) is None: return make_suite(folder_photos(folder), tasks, size=size, grid=grid, progress=False)
+    ("An evaluation suite from a folder: its pairs, "
+     "else its clean photos with `tasks` synthesised on them (`make_suite`).")
+    if pairs_layout(folder) is None:
+        return make_suite(folder_photos(folder), tasks, size=size, grid=grid, progress=False)
     pairs = folder_pairs(folder, task or (tasks[0] if len(tasks) == 1 else None))
     if pairs.tasks[0] not in tasks: raise ValueError(f"{folder} holds {pairs.tasks[0]} pairs, not {' or '.join(tasks)}")
     return pairs
@@ -759,11 +833,13 @@ def plot_degradations(path:str|Path|None=None, # PNG to write (atomically); None
         photos = sorted((p for p in bundled_photos() if p.name in keep), key=lambda p: keep.index(p.name))
     tasks = check_tasks(list(TASKS) if tasks is None else tasks)
     suite = make_suite(photos, tasks, seed, size, progress=False)
-    tiles = [t for i in range(0, len(suite), len(tasks)) for t in [suite[i][1]] + [suite[i+j][0] for j in range(len(tasks))]]
+    tiles = [t for i in range(0, len(suite), len(tasks))
+             for t in [suite[i][1]] + [suite[i+j][0] for j in range(len(tasks))]]
     pad, cols = 4, len(tasks)+1
     grid = make_grid(torch.stack(tiles), nrow=cols, padding=pad, pad_value=1.)
     fig, ax = plt.subplots(figsize=(1.6*cols, 1.6*len(photos)+0.4), dpi=110)
-    ax.imshow(grid.permute(1,2,0).numpy()); ax.set_xticks([(size+pad)*(j+0.5)+pad/2 for j in range(cols)], ['clean']+tasks)
+    ax.imshow(grid.permute(1,2,0).numpy())
+    ax.set_xticks([(size+pad)*(j+0.5)+pad/2 for j in range(cols)], ['clean']+tasks)
     ax.set_yticks([(size+pad)*(i+0.5)+pad/2 for i in range(len(photos))], [p.name for p in photos])
     ax.tick_params(length=0, labeltop=True, labelbottom=False); [s.set_visible(False) for s in ax.spines.values()]
     fig.tight_layout()

@@ -20,7 +20,7 @@ __all__ = ['shard_config', 'RankInfo', 'rank_info', 'launched_by_torchrun', 'is_
            'average_gradients_', 'from_rank0_']
 
 # %% ../nbs/09_distributed.ipynb #4466217d
-def shard_config(config, # the run's config (a dataclass such as `forgetting.train.TrainConfig`); `batch_size` is the global batch
+def shard_config(config, # a config dataclass (e.g. `forgetting.train.TrainConfig`); `batch_size`: the global batch
                  world_size:int, # number of processes
                 ): # the per-rank config: batch_size / world_size, all else equal
     "The config each rank trains with: its shard of the global batch."
@@ -38,21 +38,25 @@ class RankInfo:
     local_rank:int = 0 # rank on this machine (picks the GPU)
     world_size:int = 1 # number of processes
     @property
-    def ranks(self) -> tuple[int, int]: return self.rank, self.world_size # (rank, world size), as `forgetting.train.train` takes them
+    def ranks(self) -> tuple[int, int]: return self.rank, self.world_size # as `forgetting.train.train` takes them
 
+# %% ../nbs/09_distributed.ipynb #f5b8ae38
 def rank_info() -> RankInfo:
     "This process's rank from the torchrun environment (rank 0 of 1 when not launched by torchrun)."
     get = lambda k, d: int(os.environ.get(k, d))
     return RankInfo(get('RANK', 0), get('LOCAL_RANK', 0), get('WORLD_SIZE', 1))
 
+# %% ../nbs/09_distributed.ipynb #ef08aae6
 def launched_by_torchrun() -> bool:
     "True inside a process started by torchrun / `torch.distributed.run`."
     return all(k in os.environ for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'))
 
+# %% ../nbs/09_distributed.ipynb #f2130128
 def is_main_process() -> bool:
     "Rank 0 (or no process group): the process that writes files and prints."
     return not dist.is_initialized() or dist.get_rank() == 0
 
+# %% ../nbs/09_distributed.ipynb #d72010a4
 def rank_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda' or 'cuda:N'
                 local_rank:int=0, # this process's rank on the machine
                ) -> torch.device: # the device this rank computes on
@@ -62,6 +66,7 @@ def rank_device(device:str|torch.device='auto', # 'auto', 'cpu', 'cuda' or 'cuda
     if d.type not in ('cpu', 'cuda'): return torch.device('cpu')   # e.g. mps: no DDP backend, train on the CPU
     return d
 
+# %% ../nbs/09_distributed.ipynb #9b6b3a45
 def backend_for(device:torch.device) -> str: return 'nccl' if device.type == 'cuda' else 'gloo'
 
 # %% ../nbs/09_distributed.ipynb #73d71d20
@@ -76,7 +81,8 @@ def process_group(device:str|torch.device='auto', # the device the ranks train o
     info = rank_info()
     named = str(device) != 'auto' and torch.device(device).type == 'cuda' and torch.device(device).index is not None
     if named and info.world_size > 1:
-        raise ValueError(f"device {device} names one GPU for all {info.world_size} processes: use 'cuda' (each rank takes cuda:LOCAL_RANK)")
+        raise ValueError(f"device {device} names one GPU for all {info.world_size} processes: "
+                         "use 'cuda' (each rank takes cuda:LOCAL_RANK)")
     dev = rank_device(device, info.local_rank)
     if dev.type == 'cuda': torch.cuda.set_device(dev)
     created = not dist.is_initialized()
@@ -85,6 +91,7 @@ def process_group(device:str|torch.device='auto', # the device the ranks train o
     finally:
         if created: dist.destroy_process_group()
 
+# %% ../nbs/09_distributed.ipynb #07ec6835
 def mean_over_ranks(value:float) -> float:
     "The mean of a number over all ranks (the value itself without a process group)."
     if not dist.is_initialized(): return value
@@ -93,6 +100,7 @@ def mean_over_ranks(value:float) -> float:
     dist.all_reduce(t)
     return t.item() / dist.get_world_size()
 
+# %% ../nbs/09_distributed.ipynb #330e1aa9
 def broadcast(obj): # any picklable object (rank 0's is kept)
     "Rank 0's `obj` on every rank."
     if not dist.is_initialized(): return obj
@@ -134,7 +142,8 @@ def torchrun_command(nproc:int, # processes on this machine
 def _stop_job(proc:subprocess.Popen, # a running torchrun
               grace:float=60, # seconds torchrun has to stop its workers (it gives them 30 s before SIGKILL)
              ) -> tuple: # (stdout, stderr) as far as captured
-    "Stop a torchrun job with its workers: SIGTERM makes torchrun stop them (each worker runs in a session of its own, out of reach of a group kill) and exit; SIGKILL after `grace` s."
+    ("Stop a torchrun job with its workers: SIGTERM makes torchrun stop them "
+     "(each worker runs in a session of its own, out of reach of a group kill) and exit; SIGKILL after `grace` s.")
     proc.terminate()
     try: return proc.communicate(timeout=grace)
     except subprocess.TimeoutExpired: proc.kill(); proc.wait(); return None, None
@@ -163,13 +172,15 @@ def launch(nproc:int, # processes on this machine
 def check_ranks(ranks:tuple[int, int], # (rank, world size); (0, 1) is one process
                 what:str='train', # the caller, for messages
                ) -> tuple[int, int]: # `ranks`
-    "`ranks`, checked: 0 <= rank < world size, and with several processes they are this process's place in its process group."
+    ("`ranks`, checked: 0 <= rank < world size, and with several processes they are this process's place "
+     "in its process group.")
     rank, world = ranks
     if not (all(isinstance(v, int) and not isinstance(v, bool) for v in ranks) and 0 <= rank < world):
         raise ValueError(f"ranks must be (rank, world size) with 0 <= rank < world size, got {ranks!r}")
     if world == 1: return rank, world
     if not dist.is_initialized():
-        raise RuntimeError(f"{what} with ranks={tuple(ranks)} needs a process group: call it inside `process_group()` in a torchrun job")
+        raise RuntimeError(f"{what} with ranks={tuple(ranks)} needs a process group: "
+                           "call it inside `process_group()` in a torchrun job")
     if (dist.get_rank(), dist.get_world_size()) != (rank, world):
         raise ValueError(f"ranks={tuple(ranks)}, but this process is rank {dist.get_rank()} of {dist.get_world_size()}")
     return rank, world
@@ -178,17 +189,20 @@ def check_ranks(ranks:tuple[int, int], # (rank, world size); (0, 1) is one proce
 def ddp_model(model:nn.Module, # on this rank's device
               world_size:int, # processes; 1: `model` as it is
              ) -> nn.Module: # what the loop trains
-    "`model` in DistributedDataParallel for a multi-process job (gradients averaged in `backward`), unchanged in one process."
+    ("`model` in DistributedDataParallel for a multi-process job (gradients averaged in `backward`), "
+     "unchanged in one process.")
     if world_size == 1: return model
     dev = model_device(model)
-    return DDP(model, device_ids=[dev.index] if dev.type == 'cuda' else None, static_graph=True)  # the same parameters go unused every step (AdaIR's rate_conv): no per-step search
+    # static_graph: the same parameters go unused every step (AdaIR's rate_conv): no per-step search
+    return DDP(model, device_ids=[dev.index] if dev.type == 'cuda' else None, static_graph=True)
 
 # %% ../nbs/09_distributed.ipynb #rk0ex001
 def job_ranks(distributed:bool) -> tuple[int, int]:
     "(rank, world size): (0, 1) in one process; with `distributed`, this process's place in its torchrun job."
     if not distributed: return 0, 1
     if not dist.is_initialized():
-        raise RuntimeError("distributed=True needs a process group: run under torchrun, inside forgetting.distributed.process_group()")
+        raise RuntimeError("distributed=True needs a process group: "
+                           "run under torchrun, inside forgetting.distributed.process_group()")
     return dist.get_rank(), dist.get_world_size()
 
 # %% ../nbs/09_distributed.ipynb #3181f621
@@ -196,7 +210,8 @@ def rank_share(idx:Tensor, ranks:tuple[int, int], what:str) -> Tensor:
     "This rank's part of a global batch of indices (every rank drew the same ones)."
     rank, world = ranks
     if len(idx) % world:
-        raise ValueError(f"the {what} batch of {len(idx)} does not split evenly over {world} processes: use batch sizes divisible by {world}")
+        raise ValueError(f"the {what} batch of {len(idx)} does not split evenly over {world} processes: "
+                         f"use batch sizes divisible by {world}")
     return idx[rank::world]
 
 # %% ../nbs/09_distributed.ipynb #8faf7a45

@@ -40,11 +40,13 @@ def model_device(model:nn.Module, # any module
 
 # %% ../nbs/03_evaluate.ipynb #2e22a239
 class OutputExists(FileExistsError):
-    "An output that exists and may not be replaced: `what` and `path` name it (a command adds its own flag to the message)."
+    ("An output that exists and may not be replaced: `what` and `path` name it "
+     "(a command adds its own flag to the message).")
     def __init__(self, what:str, path:str|Path):
         self.what, self.path = what, Path(path)
         super().__init__(f"{what} {path} already exists; pass overwrite=True to replace it")
 
+# %% ../nbs/03_evaluate.ipynb #31b8a489
 def refuse_existing(path:str|Path, # a file about to be written
                     overwrite:bool=False, # may it replace an existing one?
                     what:str='output', # how the message names it
@@ -59,8 +61,10 @@ def _alive(pid:int) -> bool:
     except PermissionError: pass
     return True
 
+# %% ../nbs/03_evaluate.ipynb #adbc5591
 def _temporary(path:Path) -> Path: return path.with_name(f'.{path.name}.{os.getpid()}.tmp')
 
+# %% ../nbs/03_evaluate.ipynb #e581dad8
 def clean_temporaries(path:str|Path, # a file written by `atomic_write`
                      ) -> list[Path]: # the temporary files removed
     "Remove the temporary files of `path` whose writer was killed (its process is gone)."
@@ -75,7 +79,7 @@ def clean_temporaries(path:str|Path, # a file written by `atomic_write`
 def folder_lock(folder:Path):
     "Hold an exclusive lock on `folder` for the block (the system drops it when the process dies, even by `kill -9`)."
     try: import fcntl
-    except ImportError: yield; return                  # no advisory locks here (Windows): exclusive creation still holds
+    except ImportError: yield; return  # no advisory locks here (Windows): exclusive creation still holds
     fd = os.open(folder, os.O_RDONLY)
     try: fcntl.flock(fd, fcntl.LOCK_EX); yield
     finally: os.close(fd)
@@ -99,7 +103,7 @@ def atomic_write_all(writes:dict, # path -> function writing that file's content
     with ExitStack() as stack:
         for folder in sorted({p.parent.resolve() for p in paths}): stack.enter_context(folder_lock(folder))
         try:
-            for p in paths: refuse_existing(p, overwrite)       # again, under the lock: a concurrent writer may have won
+            for p in paths: refuse_existing(p, overwrite)   # again, under the lock: a concurrent writer may have won
             for write, tmp in zip(writes.values(), tmps): write(tmp)
             for tmp, p in zip(tmps, paths): _publish(tmp, p, overwrite)
         finally:
@@ -117,20 +121,25 @@ def atomic_write(path:str|Path, # the file to write
 # %% ../nbs/03_evaluate.ipynb #f35903d9
 NON_FINITE = ('inf', '-inf', 'nan') # how non-finite floats are written: JSON has no infinity
 
+# %% ../nbs/03_evaluate.ipynb #5ef36917
 def json_safe(obj):
-    "Copy of nested dicts/lists/tuples for strict JSON: non-finite floats as 'inf', '-inf', 'nan'; tensors and arrays as lists."
+    ("Copy of nested dicts/lists/tuples for strict JSON: non-finite floats as 'inf', '-inf', 'nan'; "
+     "tensors and arrays as lists.")
     if isinstance(obj, Mapping): return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
-    if isinstance(obj, (Tensor, np.ndarray, np.generic)): return json_safe(np.asarray(obj.detach().cpu() if isinstance(obj, Tensor) else obj).tolist())
+    if isinstance(obj, (Tensor, np.ndarray, np.generic)):
+        return json_safe(np.asarray(obj.detach().cpu() if isinstance(obj, Tensor) else obj).tolist())
     if isinstance(obj, float) and not math.isfinite(obj): return str(obj)
     return obj
 
+# %% ../nbs/03_evaluate.ipynb #4bf88844
 def from_json_safe(obj):
     "Inverse of `json_safe` for numbers: the strings 'inf', '-inf', 'nan' back to floats."
     if isinstance(obj, dict): return {k: from_json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list): return [from_json_safe(v) for v in obj]
     return float(obj) if isinstance(obj, str) and obj in NON_FINITE else obj
 
+# %% ../nbs/03_evaluate.ipynb #ebfe39ed
 def json_writer(obj, # JSON-serialisable object (see `save_json`)
                 default:Callable|None=None, # `json.dumps` fallback for other objects
                ) -> Callable[[Path], None]: # writes the text to the path it is given (for `atomic_write_all`)
@@ -138,6 +147,7 @@ def json_writer(obj, # JSON-serialisable object (see `save_json`)
     text = json.dumps(json_safe(obj), indent=1, default=default, allow_nan=False)
     return lambda p: Path(p).write_text(text)
 
+# %% ../nbs/03_evaluate.ipynb #5b32daf9
 def save_json(obj, # JSON-serialisable object (non-finite floats, tensors and arrays are converted by `json_safe`)
               path:str|Path, # the file to write
               overwrite:bool=False, # replace an existing `path`?
@@ -146,6 +156,7 @@ def save_json(obj, # JSON-serialisable object (non-finite floats, tensors and ar
     "Write `obj` as indented, strict JSON with `atomic_write` (serialised first: a failure leaves nothing behind)."
     return atomic_write(path, json_writer(obj, default), overwrite)
 
+# %% ../nbs/03_evaluate.ipynb #dd7401a6
 def load_json(path:str|Path, # a file written by `save_json`
               what:str='JSON', # what the file should hold, for the error when it is missing
              ) -> object:
@@ -171,24 +182,28 @@ def _per_image(values:Tensor, like:Tensor) -> Tensor:
     "Return `values` (B,) for a batch `like`, or a 0-d tensor for a single image."
     return values if like.ndim == 4 else values[0]
 
+# %% ../nbs/03_evaluate.ipynb #85e2bb9a
 def psnr(output:Tensor, # restored image(s), (C,H,W) or (B,C,H,W); clipped to [0,1] here
          clean:Tensor, # ground truth, same shape, in [0,1]
         ) -> Tensor: # PSNR in dB per image (float64, CPU); +inf where the images are identical, NaN where the output is
     "Per-image PSNR as PromptIR/AdaIR report it: RGB in [0,1], output clipped, mean over C,H,W."
     out, ref = _as_pair(output, clean)
     mse = (out - ref).pow(2).mean(dim=(1, 2, 3))
-    db = torch.where(mse == 0, torch.full_like(mse, float('inf')), 10 * torch.log10(1 / mse))   # NaN stays NaN, never a perfect score
+    # NaN stays NaN, never a perfect score
+    db = torch.where(mse == 0, torch.full_like(mse, float('inf')), 10 * torch.log10(1 / mse))
     return _per_image(db, output)
 
 # %% ../nbs/03_evaluate.ipynb #cc9200b1
 def _hwc(x:Tensor) -> np.ndarray: return x.permute(1, 2, 0).numpy()
 
+# %% ../nbs/03_evaluate.ipynb #3746af91
 def ssim(output:Tensor, # restored image(s), (C,H,W) or (B,C,H,W); clipped to [0,1] here
          clean:Tensor, # ground truth, same shape, in [0,1]
         ) -> Tensor: # SSIM per image (float64, CPU)
     "Per-image SSIM = skimage `structural_similarity(out, clean, data_range=1, channel_axis=-1)` on HWC float64."
     out, ref = _as_pair(output, clean)
-    if min(out.shape[-2:]) < 7: raise ValueError(f"SSIM needs images of at least 7x7 pixels, got shape {tuple(output.shape)}")
+    if min(out.shape[-2:]) < 7:
+        raise ValueError(f"SSIM needs images of at least 7x7 pixels, got shape {tuple(output.shape)}")
     vals = [structural_similarity(_hwc(o), _hwc(r), data_range=1, channel_axis=-1) for o, r in zip(out, ref)]
     return _per_image(torch.tensor(vals, dtype=torch.float64), output)
 
@@ -204,18 +219,24 @@ def restoration_gain(output:Tensor, # restored image(s) f(y)
 
 # %% ../nbs/03_evaluate.ipynb #5094968c
 METRICS = ('psnr', 'ssim', 'input_psnr', 'input_ssim', 'gain')
-_HEADERS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'input_psnr': 'input PSNR', 'input_ssim': 'input SSIM', 'gain': 'gain (dB)', 'psnr_se': 'PSNR se'}
 
+# %% ../nbs/03_evaluate.ipynb #1b46d00e
+_HEADERS = {'psnr': 'PSNR', 'ssim': 'SSIM', 'input_psnr': 'input PSNR', 'input_ssim': 'input SSIM',
+            'gain': 'gain (dB)', 'psnr_se': 'PSNR se'}
+
+# %% ../nbs/03_evaluate.ipynb #17493724
 def _mean(rows:list[dict], key:str) -> float: return float(np.mean([r[key] for r in rows]))
 
+# %% ../nbs/03_evaluate.ipynb #db2f76ba
 def _se(values) -> float:
     "Standard error of the mean of `values` (NaN for fewer than 2)."
     v = np.asarray(list(values), dtype=float)
     return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) >= 2 else float('nan')
 
+# %% ../nbs/03_evaluate.ipynb #4adaf2f4
 def summarise(images:list[dict], # one dict per image: `task` and every name in `METRICS`
               tasks:Iterable[str]|None=None, # task order (missing tasks are skipped); default: first seen
-             ) -> dict[str, dict]: # task -> {metric: mean, 'count': n, 'psnr_se': standard error of the mean PSNR}, plus 'overall'
+             ) -> dict[str, dict]: # task -> {metric: mean, 'count': n, 'psnr_se': SE of the mean PSNR}, plus 'overall'
     "Per-task means of per-image metrics, plus the unweighted mean over tasks as 'overall'."
     order = list(dict.fromkeys([*(tasks or []), *(r['task'] for r in images)]))
     by_task = {t: [r for r in images if r['task'] == t] for t in order}
@@ -223,8 +244,21 @@ def summarise(images:list[dict], # one dict per image: `task` and every name in 
              for t, rows in by_task.items() if rows}
     if not table: raise ValueError("no images to summarise")
     se = float(np.sqrt(sum(v['psnr_se'] ** 2 for v in table.values())) / len(table))
-    table['overall'] = {**{m: float(np.mean([v[m] for v in table.values()])) for m in METRICS}, 'count': len(images), 'psnr_se': se}
+    table['overall'] = {**{m: float(np.mean([v[m] for v in table.values()])) for m in METRICS},
+                        'count': len(images), 'psnr_se': se}
     return table
+
+# %% ../nbs/03_evaluate.ipynb #61e78e2b
+def _markdown(metrics:dict[str, dict], digits:int=2) -> str:
+    "The per-task table of `metrics` as markdown (`Results.markdown`)."
+    def fmt(m, v):
+        if m == 'count': return str(int(v))
+        return '-' if v is None or math.isnan(v) else f"{v:.{digits + 2 if 'ssim' in m else digits}f}"
+    cols = [*METRICS, 'count', 'psnr_se']
+    lines = ['| task | ' + ' | '.join(_HEADERS.get(c, c) for c in cols) + ' |',
+             '|:--|' + '--:|' * len(cols)]
+    lines += [f"| {t} | " + ' | '.join(fmt(c, row.get(c)) for c in cols) + ' |' for t, row in metrics.items()]
+    return '\n'.join(lines)
 
 # %% ../nbs/03_evaluate.ipynb #105eadd0
 class Results:
@@ -234,7 +268,6 @@ class Results:
                  images:list[dict]|None=None, # per-image rows
                  meta:dict|None=None): # free-form facts about the run (device, seconds, ...)
         self.metrics, self.images, self.meta = metrics, list(images or []), dict(meta or {})
-
     @classmethod
     def from_images(cls, images:list[dict], tasks:Iterable[str]|None=None, meta:dict|None=None) -> Results:
         "Summarise per-image rows into a `Results`."
@@ -242,41 +275,30 @@ class Results:
 
     @property
     def tasks(self) -> list[str]: return [t for t in self.metrics if t != 'overall']
-
     def __getitem__(self, task:str) -> dict:
         if task not in self.metrics:
             raise KeyError(f"no results for task {task!r}; available: {list(self.metrics)}")
         return self.metrics[task]
-
     def __contains__(self, task:str) -> bool: return task in self.metrics
 
     def markdown(self, digits:int=2) -> str:
         "The per-task table as markdown (PSNR/gain with `digits` decimals, SSIM with `digits+2`)."
-        def fmt(m, v):
-            if m == 'count': return str(int(v))
-            return '-' if v is None or math.isnan(v) else f"{v:.{digits + 2 if 'ssim' in m else digits}f}"
-        cols = [*METRICS, 'count', 'psnr_se']
-        lines = ['| task | ' + ' | '.join(_HEADERS.get(c, c) for c in cols) + ' |',
-                 '|:--|' + '--:|' * len(cols)]
-        lines += [f"| {t} | " + ' | '.join(fmt(c, row.get(c)) for c in cols) + ' |' for t, row in self.metrics.items()]
-        return '\n'.join(lines)
-
+        return _markdown(self.metrics, digits)
     def __repr__(self) -> str: return self.markdown()
     def _repr_markdown_(self) -> str: return self.markdown()
 
     def to_dict(self) -> dict:
         "Plain-Python copy: {'metrics', 'images', 'meta'}."
         return json.loads(json.dumps({'metrics': self.metrics, 'images': self.images, 'meta': self.meta}))
-
     def save(self, path:str|Path, overwrite:bool=False) -> Path:
         "Write JSON atomically; refuse to replace an existing file unless `overwrite`."
         return save_json(self.to_dict(), path, overwrite)
-
     @classmethod
     def load(cls, path:str|Path) -> Results:
         "Read a `Results` written by `save`."
         d = load_json(path, 'results')
-        if not isinstance(d, dict) or 'metrics' not in d: raise ValueError(f"{path} is not a saved Results (no 'metrics' key)")
+        if not isinstance(d, dict) or 'metrics' not in d:
+            raise ValueError(f"{path} is not a saved Results (no 'metrics' key)")
         return cls(d['metrics'], d.get('images'), d.get('meta'))
 
 # %% ../nbs/03_evaluate.ipynb #31e6047a
@@ -286,23 +308,28 @@ def paired_difference(a:Results, # scores of model A (`evaluate`)
                       metric:str='psnr', # per-image metric
                       n_boot:int=2000, # bootstrap resamples
                       seed:int=0, # bootstrap seed
-                     ) -> dict: # mean, se, low, high (95%), median, worse (share of images with A < B), n, per task {mean, se, median, n}
+                     ) -> dict: # mean, se, low, high (95%), median, worse (share A<B), n; tasks: {mean, se, median, n}
     "Mean over tasks of the per-image A - B differences, with its standard error and a bootstrap 95% interval."
     tasks = list(a.tasks if tasks is None else tasks)
     idx = lambda r, t: {row['index']: row[metric] for row in r.images if row['task'] == t}
     diffs = {}
     for t in tasks:
         ia, ib = idx(a, t), idx(b, t)
-        if set(ia) != set(ib): raise ValueError(f"task {t}: the two results are not on the same images ({len(ia)} vs {len(ib)})")
-        if len(ia) < 2: raise ValueError(f"task {t} has {len(ia)} image(s): a suite too small for an interval (need at least 2 per task)")
+        if set(ia) != set(ib):
+            raise ValueError(f"task {t}: the two results are not on the same images ({len(ia)} vs {len(ib)})")
+        if len(ia) < 2:
+            raise ValueError(f"task {t} has {len(ia)} image(s): "
+                             "a suite too small for an interval (need at least 2 per task)")
         diffs[t] = np.array([ia[i] - ib[i] for i in sorted(ia)])
     g = np.random.default_rng(seed)
     boot = np.mean([[d[g.integers(len(d), size=len(d))].mean() for _ in range(n_boot)] for d in diffs.values()], axis=0)
     pooled = np.concatenate(list(diffs.values()))
-    return dict(mean=float(np.mean([d.mean() for d in diffs.values()])), se=float(np.sqrt(sum(_se(d) ** 2 for d in diffs.values())) / len(diffs)),
-                low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)), median=float(np.median(pooled)),
-                worse=float((pooled < 0).mean()), n=int(len(pooled)),
-                tasks={t: dict(mean=float(d.mean()), se=_se(d), median=float(np.median(d)), n=len(d)) for t, d in diffs.items()})
+    return dict(mean=float(np.mean([d.mean() for d in diffs.values()])),
+                se=float(np.sqrt(sum(_se(d) ** 2 for d in diffs.values())) / len(diffs)),
+                low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)),
+                median=float(np.median(pooled)), worse=float((pooled < 0).mean()), n=int(len(pooled)),
+                tasks={t: dict(mean=float(d.mean()), se=_se(d), median=float(np.median(d)), n=len(d))
+                       for t, d in diffs.items()})
 
 # %% ../nbs/03_evaluate.ipynb #1052a0c5
 def _items(suite) -> Iterator[tuple[int, Tensor, Tensor, str]]:
@@ -313,9 +340,11 @@ def _items(suite) -> Iterator[tuple[int, Tensor, Tensor, str]]:
             raise ValueError(f"suite item {i} must be (degraded, clean, task), got {type(item).__name__}")
         degraded, clean, task = item
         if degraded.shape != clean.shape or degraded.ndim != 3:
-            raise ValueError(f"suite item {i} ({task}): degraded {tuple(degraded.shape)} and clean {tuple(clean.shape)} must be equal (C,H,W)")
+            raise ValueError(f"suite item {i} ({task}): degraded {tuple(degraded.shape)} and clean "
+                             f"{tuple(clean.shape)} must be equal (C,H,W)")
         yield i, degraded, clean, task
 
+# %% ../nbs/03_evaluate.ipynb #c1923583
 def _batches(items:Iterable[tuple], batch_size:int) -> Iterator[list[tuple]]:
     "Group consecutive items whose images have equal shape into batches of at most `batch_size`."
     batch = []
@@ -328,24 +357,29 @@ def _batches(items:Iterable[tuple], batch_size:int) -> Iterator[list[tuple]]:
 
 # %% ../nbs/03_evaluate.ipynb #0ae72014
 def _restore(model:nn.Module, degraded:Tensor, tasks:list[str], device:torch.device, tile:int|None=None) -> Tensor:
-    "Run the model on one batch (whole, or in tiles by `restore`); check its output's shape and finiteness; return it on the CPU."
-    out = model(degraded.to(device)) if tile is None else restore(model, degraded, tile=tile, device=device, progress=False)
+    ("Run the model on one batch (whole, or in tiles by `restore`); "
+     "check its output's shape and finiteness; return it on the CPU.")
+    out = (model(degraded.to(device)) if tile is None
+           else restore(model, degraded, tile=tile, device=device, progress=False))
     if not isinstance(out, Tensor) or out.shape != degraded.shape:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(f"model output shape {shape} differs from input shape {tuple(degraded.shape)} (task {', '.join(sorted(set(tasks)))})")
+        raise ValueError(f"model output shape {shape} differs from input shape {tuple(degraded.shape)} "
+                         f"(task {', '.join(sorted(set(tasks)))})")
     finite = torch.isfinite(out).flatten(1).all(1).cpu()
     if not finite.all():
         bad = sorted({t for t, ok in zip(tasks, finite) if not ok})
         raise ValueError(f"model output contains NaN or inf on task {', '.join(bad)}")
     return out.detach().float().cpu()
 
+# %% ../nbs/03_evaluate.ipynb #8d3b8a61
 def _image_rows(batch:list[tuple], out:Tensor) -> list[dict]:
     "Per-image metric rows for one batch."
     idx, degraded, clean, tasks = zip(*batch)
     degraded, clean = torch.stack(degraded).float(), torch.stack(clean).float()
     cols = dict(psnr=psnr(out, clean), ssim=ssim(out, clean), input_psnr=psnr(degraded, clean),
                 input_ssim=ssim(degraded, clean), gain=restoration_gain(out, degraded, clean))
-    return [dict(task=t, index=i, **{k: v[j].item() for k, v in cols.items()}) for j, (i, t) in enumerate(zip(idx, tasks))]
+    return [dict(task=t, index=i, **{k: v[j].item() for k, v in cols.items()})
+            for j, (i, t) in enumerate(zip(idx, tasks))]
 
 # %% ../nbs/03_evaluate.ipynb #750985ad
 def evaluate(model:nn.Module, # any image-to-image model: (B,3,H,W) -> (B,3,H,W)
@@ -353,8 +387,8 @@ def evaluate(model:nn.Module, # any image-to-image model: (B,3,H,W) -> (B,3,H,W)
              device:str|torch.device|None=None, # None: the model's device
              batch_size:int=8, # items per forward pass (consecutive items of equal size)
              progress:bool=True, # show a progress bar
-             outputs:list|None=None, # when a list: the model's outputs (CPU, (3,H,W) each, in suite order) are appended to it
-             tile:int|None=None, # restore in tiles of this side (a multiple of 8; `restore`) for large images; None: whole images
+             outputs:list|None=None, # a list: the model's outputs (CPU, (3,H,W) each, in suite order) are appended
+             tile:int|None=None, # tiles of this side (a multiple of 8; `restore`) for large images; None: whole images
             ) -> Results: # per-task psnr, ssim, input_psnr, input_ssim, gain, count (+ 'overall')
     "Score `model` on every item of `suite`: per-image metrics and per-task means."
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -376,6 +410,7 @@ def evaluate(model:nn.Module, # any image-to-image model: (B,3,H,W) -> (B,3,H,W)
 _LABELS = {'psnr': 'PSNR (dB)', 'gain': 'restoration gain (dB)', 'ssim': 'SSIM',
            'input_psnr': 'input PSNR (dB)', 'input_ssim': 'input SSIM'}
 
+# %% ../nbs/03_evaluate.ipynb #ee568aa2
 def plot_results(results:dict[str, Results], # model name -> its `Results`
                  metric:str='psnr', # one of `METRICS`: 'psnr', 'gain', 'ssim', ...
                  path:str|Path|None=None, # save the figure here (format from the suffix), atomically

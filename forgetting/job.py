@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse, json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from .data import (TASKS, TYPES, SUITE_GRID, Photo, PatchDataset, PairedPatchDataset, forget_retain, task_type, bundled_split,
-                   bundled_suite, photo_pools, make_suite, folder_photos, folder_pairs, folder_suite, folder_checksum, pairs_layout)
+from .data import (TASKS, TYPES, SUITE_GRID, Photo, PatchDataset, PairedPatchDataset, forget_retain,
+                             task_type, bundled_split, bundled_suite, photo_pools, make_suite, folder_photos,
+                             folder_pairs, folder_suite, folder_checksum, pairs_layout)
 from .model import Loaded
-from .unlearn import METHODS, DEFAULT_METHOD, UnlearnConfig, forget, retrain
+from .unlearn import RECIPES, DEFAULT_METHOD, config_fields, UnlearnConfig, forget, retrain
+import forgetting.variants  # the variants' recipes, fields and ablations join the tables
 from .report import image_passes, membership_sets
 
 # %% auto #0
@@ -23,26 +25,34 @@ __all__ = ['Job', 'fraction_arg', 'job_args', 'settings_of', 'job_of', 'parse_jo
 class Job:
     "One forgetting job: what to forget, from which data, with which recipe."
     forget:str='haze' # the degradation type to forget
-    method:str=DEFAULT_METHOD # a recipe of `forgetting.unlearn.RECIPES`, or 'retrain' (a fresh copy trained on the retained tasks)
+    # a recipe of `forgetting.unlearn.RECIPES`, or 'retrain' (train anew on the retained tasks)
+    method:str=DEFAULT_METHOD
     forget_photos:str|None=None # folder of your clean photos: the forgotten type is synthesised on them, as in training
     forget_pairs:str|None=None # folder of your degraded/clean pairs (`forgetting.data.folder_pairs`)
-    pairs_task:str|None=None # the task of pairs whose layout does not say it (e.g. 'noise25'); None: the forgotten type's only task
-    proxy_photos:str|None=None # folder of public clean photos for the proxy-retain inputs; None: the forget set's clean images
+    # e.g. 'noise25': the task of pairs whose layout does not say it; None: the type's only task
+    pairs_task:str|None=None
+    # folder of public clean photos for proxy-retain inputs; None: the forget set's clean images
+    proxy_photos:str|None=None
     forget_size:int=64 # forget-set patches
     patch_size:int=48 # side of the forget, retain and proxy patches
-    retain_fraction:float=1.0 # recipes with retain data: this fraction of each retained type's bundled photos (at least one)
+    retain_fraction:float=1.0 # with retain data: this fraction of each retained type's bundled photos (at least one)
     seed:int=0 # seeds the job and draws the forget set
     settings:dict=field(default_factory=dict) # `UnlearnConfig` fields on top of the recipe (steps, lr, amp, ...)
 
     def __post_init__(self):
-        if self.forget not in TYPES: raise ValueError(f"unknown degradation type {self.forget!r}; known: {', '.join(TYPES)}")
-        if self.method not in (*METHODS, 'retrain'): raise ValueError(f"unknown method {self.method!r}; known: {', '.join(METHODS)}, retrain")
-        if self.forget_photos and self.forget_pairs: raise ValueError("give your forget data as photos or as pairs, not both")
-        if not 0 < self.retain_fraction <= 1: raise ValueError(f"retain_fraction must be in (0, 1], got {self.retain_fraction}")
+        if self.forget not in TYPES:
+            raise ValueError(f"unknown degradation type {self.forget!r}; known: {', '.join(TYPES)}")
+        if self.method not in (*RECIPES, 'retrain'):
+            raise ValueError(f"unknown method {self.method!r}; known: {', '.join(RECIPES)}, retrain")
+        if self.forget_photos and self.forget_pairs:
+            raise ValueError("give your forget data as photos or as pairs, not both")
+        if not 0 < self.retain_fraction <= 1:
+            raise ValueError(f"retain_fraction must be in (0, 1], got {self.retain_fraction}")
         if self.pairs_task is not None and task_type(self.pairs_task) != self.forget:
             raise ValueError(f"pairs_task {self.pairs_task!r} is not a task of the forgotten type {self.forget!r}")
-        bad = set(self.settings) - {f.name for f in fields(UnlearnConfig)} | set(self.settings) & {'seed', 'method'}
-        if bad: raise ValueError(f"settings {sorted(bad)}: not UnlearnConfig fields (the seed and method are the job's own)")
+        bad = set(self.settings) - config_fields() | set(self.settings) & {'seed', 'method'}
+        if bad: raise ValueError(f"settings {sorted(bad)}: not UnlearnConfig fields "
+                                 "(the seed and method are the job's own)")
 
     def overrides(self) -> dict:
         "The `UnlearnConfig` fields this job sets on top of its recipe."
@@ -63,31 +73,44 @@ def job_args(p:argparse.ArgumentParser, # a parser; the job's options go into gr
     "Add the options of a `Job` (all but --seed, which a command shares with its other steps)."
     g = p.add_argument_group('unlearning')
     g.add_argument('--forget', default='haze', choices=list(TYPES), help='the degradation type to forget')
-    g.add_argument('--method', default=DEFAULT_METHOD, choices=[*METHODS, 'retrain'], help="unlearning recipe (forgetting.unlearn.RECIPES; 'retrain': train a fresh copy on the retained tasks)")
+    g.add_argument('--method', default=DEFAULT_METHOD, choices=[*RECIPES, 'retrain'],
+                   help="unlearning recipe (forgetting.unlearn.RECIPES; "
+                        "'retrain': train a fresh copy on the retained tasks)")
     g.add_argument('--steps', type=int, default=None, help='step limit (default: the recipe\'s)')
     g.add_argument('--lr', type=float, default=None, help='learning rate (default: the recipe\'s)')
-    g.add_argument('--amp', action='store_true', help='bf16 autocast of the unlearning steps on CUDA (ignored on the CPU)')
+    g.add_argument('--amp', action='store_true',
+                   help='bf16 autocast of the unlearning steps on CUDA (ignored on the CPU)')
     g.add_argument('--forget-size', type=int, default=64, help='forget-set patches')
     g.add_argument('--patch-size', type=int, default=48, help='side of the forget/retain/proxy patches')
-    g.add_argument('--retain-fraction', type=fraction_arg, default=1.0, help="recipes with retain data: this fraction of each retained type's bundled photos (at least one)")
-    g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='any other UnlearnConfig field, e.g. --set distill=3 --set lam=2')
+    g.add_argument('--retain-fraction', type=fraction_arg, default=1.0,
+                   help="recipes with retain data: this fraction of each retained type's bundled photos (at least one)")
+    g.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='any other UnlearnConfig field, e.g. --set distill=3 --set lam=2')
     if not your_data: return p
     d = p.add_argument_group('your data (default: the bundled training photos of the forgotten type)')
-    d.add_argument('--forget-photos', metavar='DIR', help='your private clean photos: the forgotten type is synthesised on them, as in training')
-    d.add_argument('--forget-pairs', metavar='DIR', help='your private degraded/clean pairs: degraded/ + clean/, input/ + target/ (PromptIR), hazy/ + gt/ (SOTS/OTS) or Rain100L')
-    d.add_argument('--pairs-task', choices=list(TASKS), default=None, help="the task of pairs whose layout does not say it (default: the forgotten type's only task)")
-    d.add_argument('--proxy-photos', metavar='DIR', help="public clean photos for the proxy-retain inputs (default: the forget set's clean images)")
+    d.add_argument('--forget-photos', metavar='DIR',
+                   help='your private clean photos: the forgotten type is synthesised on them, as in training')
+    d.add_argument('--forget-pairs', metavar='DIR',
+                   help='your private degraded/clean pairs: degraded/ + clean/, input/ + target/ (PromptIR), '
+                        'hazy/ + gt/ (SOTS/OTS) or Rain100L')
+    d.add_argument('--pairs-task', choices=list(TASKS), default=None,
+                   help="the task of pairs whose layout does not say it (default: the forgotten type's only task)")
+    d.add_argument('--proxy-photos', metavar='DIR',
+                   help="public clean photos for the proxy-retain inputs (default: the forget set's clean images)")
     return p
 
 # %% ../nbs/11_job.ipynb #c844f167
 def settings_of(items:list[str], # `--set KEY=VALUE` items
                ) -> dict: # UnlearnConfig field -> value (JSON when it parses, else the string)
     "The `--set` items as `UnlearnConfig` fields."
-    names, out = {f.name for f in fields(UnlearnConfig)}, {}
+    names, out = config_fields(), {}
     for item in items:
         key, sep, text = item.partition('=')
-        if key in ('seed', 'method'): raise ValueError(f"--set {item!r}: give the {key} as --{key}" + (", which also draws the forget set" if key == 'seed' else ''))
-        if not sep or key not in names: raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(names))}")
+        if key in ('seed', 'method'):
+            raise ValueError(f"--set {item!r}: give the {key} as --{key}"
+                             + (", which also draws the forget set" if key == 'seed' else ''))
+        if not sep or key not in names:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(names))}")
         try: out[key] = json.loads(text)
         except json.JSONDecodeError: out[key] = text       # bare strings: --set adv_source=proxy-retain
     return out
@@ -97,11 +120,13 @@ def job_of(args:argparse.Namespace, # parsed with `job_args` (and a --seed)
           ) -> Job:
     "The job the options state."
     mine = {k: getattr(args, k, None) for k in ('forget_photos', 'forget_pairs', 'pairs_task', 'proxy_photos')}
-    given = {k: v for k, v in (('steps', args.steps), ('lr', args.lr)) if v is not None} | ({'amp': True} if args.amp else {})
+    given = ({k: v for k, v in (('steps', args.steps), ('lr', args.lr)) if v is not None}
+             | ({'amp': True} if args.amp else {}))
     return Job(forget=args.forget, method=args.method, **mine, forget_size=args.forget_size, patch_size=args.patch_size,
                retain_fraction=args.retain_fraction, seed=args.seed, settings={**given, **settings_of(args.set)})
 
-def parse_job(options:list[str], # the options of `forgetting unlearn` that state the job, e.g. ['--method', 'ssd', '--seed', '1']
+# %% ../nbs/11_job.ipynb #31bb172e
+def parse_job(options:list[str], # `forgetting unlearn` options of the job, e.g. ['--method', 'ssd', '--seed', '1']
              ) -> Job:
     "A job from its command-line options (the study scripts state their rows so)."
     p = job_args(argparse.ArgumentParser(prog='job', exit_on_error=False))
@@ -115,17 +140,19 @@ def layout_of(loaded:Loaded) -> str:
 
 # %% ../nbs/11_job.ipynb #b05e2a31
 def type_photos(tasks:list, layout:str, fraction:float=1.0) -> list[Photo]:
-    "The bundled training photos of the types of `tasks` under `layout` (each type's pool, or all photos): the first `fraction` of each (at least one)."
+    ("The bundled training photos of the types of `tasks` under `layout` (each type's pool, or all photos): "
+     "the first `fraction` of each (at least one).")
     if not 0 < fraction <= 1: raise ValueError(f"retain_fraction must be in (0, 1], got {fraction}")
     pools = photo_pools(bundled_split()[0], layout, tasks)
     first = lambda ps: ps[:max(1, round(fraction * len(ps)))]
     return list({p.name: p for t in dict.fromkeys(map(task_type, tasks)) for p in first(pools[t])}.values())
 
-# %% ../nbs/11_job.ipynb #dfafccd7
+# %% ../nbs/11_job.ipynb #8bd84540
 def pairs_of(job:Job, tasks:list[str]):
     "The job's pairs folder, read (`folder_pairs`), labelled with `pairs_task` or the forgotten type's only task."
     return folder_pairs(job.forget_pairs, job.pairs_task or (tasks[0] if len(tasks) == 1 else None))
 
+# %% ../nbs/11_job.ipynb #dfafccd7
 def forget_data(job:Job, tasks:list[str], # the job and its forget tasks
                 layout:str='shared', # the original's training layout (`layout_of`): which bundled photos it saw
                ):
@@ -136,7 +163,7 @@ def forget_data(job:Job, tasks:list[str], # the job and its forget tasks
     return PatchDataset(photos, tasks, patch_size=size, length=n, seed=seed)
 
 # %% ../nbs/11_job.ipynb #dee041c6
-def folder_fields(folder:str|Path|None, # your forget data: a folder of pairs or of clean photos, or None (the bundled photos)
+def folder_fields(folder:str|Path|None, # your forget data: a folder of pairs or clean photos; None: the bundled photos
                  ) -> dict: # the `Job` fields that name it
     "`forget_pairs` or `forget_photos`, by what the folder holds (`pairs_layout`)."
     if folder is None: return {}
@@ -144,7 +171,8 @@ def folder_fields(folder:str|Path|None, # your forget data: a folder of pairs or
 
 # %% ../nbs/11_job.ipynb #78b2933e
 def forget_source(job:Job, tasks:list[str], layout:str='shared') -> dict:
-    "Which forget set a job used, for its card: the bundled photos by name, or your folder's file count and checksum (never the images)."
+    ("Which forget set a job used, for its card: the bundled photos by name, or your folder's file count and checksum "
+     "(never the images).")
     if job.forget_pairs or job.forget_photos:
         folder = job.forget_pairs or job.forget_photos
         return dict(source='pairs' if job.forget_pairs else 'photos', folder=str(folder), **folder_checksum(folder))
@@ -152,7 +180,8 @@ def forget_source(job:Job, tasks:list[str], layout:str='shared') -> dict:
 
 # %% ../nbs/11_job.ipynb #f19d5748
 def retain_data(job:Job, tasks:list[str], layout:str='shared'):
-    "Retain data for recipes that need it: patches of the retained tasks' bundled photos (`retrain`: the photos themselves)."
+    ("Retain data for recipes that need it: patches of the retained tasks' bundled photos "
+     "(`retrain`: the photos themselves).")
     photos = type_photos(tasks, layout, job.retain_fraction)
     if job.method == 'retrain': return photos
     return PatchDataset(photos, tasks, patch_size=job.patch_size, length=job.forget_size, seed=job.seed + 2)
@@ -162,7 +191,8 @@ def proxy_data(job:Job, tasks:list[str], # the job and its retained tasks
               ) -> PatchDataset|None: # None: the proxy-retain inputs come from the forget set's clean images
     "Patches of the job's public proxy photos (`forgetting.unlearn.forget` takes their clean images)."
     if not job.proxy_photos: return None
-    return PatchDataset(folder_photos(job.proxy_photos), tasks, patch_size=job.patch_size, length=job.forget_size, seed=job.seed + 3)
+    return PatchDataset(folder_photos(job.proxy_photos), tasks, patch_size=job.patch_size, length=job.forget_size,
+                        seed=job.seed + 3)
 
 # %% ../nbs/11_job.ipynb #be9e9578
 def run_job(loaded:Loaded, # the checkpoint to unlearn (`forgetting.model.load_model`); never modified
@@ -178,8 +208,9 @@ def run_job(loaded:Loaded, # the checkpoint to unlearn (`forgetting.model.load_m
         new, hist = retrain(loaded.model, retain_data(job, rt, layout), rt, steps=kw.get('steps', UnlearnConfig.steps),
                             patch_size=job.patch_size, seed=job.seed, progress=progress)
         return new, hist, ft, rt
-    new, hist = forget(loaded.model, forget_data(job, ft, layout), retain_set=retain_data(job, rt, layout), proxy=proxy_data(job, rt),
-                       trained_tasks=loaded.tasks, progress=progress, method=job.method, distributed=distributed, **(resuming or {}), **kw)
+    new, hist = forget(loaded.model, forget_data(job, ft, layout), retain_set=retain_data(job, rt, layout),
+                       proxy=proxy_data(job, rt), trained_tasks=loaded.tasks, progress=progress, method=job.method,
+                       distributed=distributed, **(resuming or {}), **kw)
     return new, hist, ft, rt
 
 # %% ../nbs/11_job.ipynb #ba093668
@@ -187,10 +218,12 @@ def unlearned_card(loaded:Loaded, hist:dict, ft:list, rt:list, # the source, and
                    command:str, # how the job was run (for the record)
                    job:Job) -> dict:
     "The card of an unlearned model: what it restores now, what it forgot, from which data, how."
-    keep = {k: hist.get(k) for k in ('method', 'config', 'stop_reason', 'stop_step', 'final_gain', 'seconds', 'n_forget', 'n_adversarial', 'n_proxy', 'n_retain', 'evals')}
+    keep = {k: hist.get(k) for k in ('method', 'config', 'stop_reason', 'stop_step', 'final_gain', 'seconds',
+                                     'n_forget', 'n_adversarial', 'n_proxy', 'n_retain', 'evals')}
     gone = ft if hist.get('forgot') else []
     return {'name': 'unlearned', 'tasks': [t for t in (loaded.tasks or rt) if t not in gone], 'forgotten': gone,
-            'status': 'forgotten' if gone else 'not forgotten', 'source': str(loaded.path), 'source_card': loaded.card.get('name'),
+            'status': 'forgotten' if gone else 'not forgotten', 'source': str(loaded.path),
+            'source_card': loaded.card.get('name'),
             'command': command, 'forget_set': forget_source(job, ft, layout_of(loaded)),
             'unlearning': {**keep, 'image_passes': image_passes(hist)}}
 
@@ -199,21 +232,25 @@ def card_history(card:dict, # an unlearned model's card (`unlearned_card`)
                 ) -> dict: # method, stop_reason, stop_step, seconds and image_passes (those the card has)
     "What a report takes from an unlearned model's card: how the run went and what it cost."
     run = card.get('unlearning') or {}
-    return {k: run[k] for k in ('method', 'stop_reason', 'stop_step', 'seconds', 'image_passes') if run.get(k) is not None}
+    return {k: run[k] for k in ('method', 'stop_reason', 'stop_step', 'seconds', 'image_passes')
+            if run.get(k) is not None}
 
 # %% ../nbs/11_job.ipynb #9818d3ed
 def audit_sets(tasks:list[str], # the forgotten tasks
-               members:str|Path|None=None, nonmembers:str|Path|None=None, # folders of your private photos and of unseen ones
+               members:str|Path|None=None, nonmembers:str|Path|None=None, # folders: your private photos, unseen ones
                layout:str='shared', # the original's training layout (the bundled members)
                size:int=128, grid:int=SUITE_GRID, # crops of clean photos, as the test suite
                task:str|None=None, # the task of pairs whose layout does not say it
               ) -> tuple: # (members suite, non-members suite, the members as `forget_source` records a forget set)
     "The membership sets: your folders, else the bundled photos of the forgotten type (members) and the test photos."
-    if (members is None) != (nonmembers is None): raise ValueError("give both --members and --nonmembers (your private photos and unseen ones), or neither")
+    if (members is None) != (nonmembers is None):
+        raise ValueError("give both --members and --nonmembers (your private photos and unseen ones), or neither")
     record = forget_source(Job(task_type(tasks[0]), **folder_fields(members)), tasks, layout)
     if members is None: return *membership_sets(tasks, layout, size, grid), record
-    if Path(members).resolve() == Path(nonmembers).resolve() or record['sha256'] == folder_checksum(nonmembers)['sha256']:
-        raise ValueError(f"--members {members} and --nonmembers {nonmembers} hold the same images: the audit needs photos the model never saw as non-members")
+    if (Path(members).resolve() == Path(nonmembers).resolve()
+            or record['sha256'] == folder_checksum(nonmembers)['sha256']):
+        raise ValueError(f"--members {members} and --nonmembers {nonmembers} hold the same images: "
+                         "the audit needs photos the model never saw as non-members")
     suites = [folder_suite(f, tasks, task, size, grid) for f in (members, nonmembers)]
     return *suites, record
 
@@ -223,5 +260,7 @@ def members_differ(record:dict, # the audited members (`audit_sets`)
                   ) -> list[str]: # one line per model whose forget set is not the members
     "The unlearned models whose cards record another forget set than the members the audit measures."
     same = lambda s: s.get('sha256', s.get('photos')) == record.get('sha256', record.get('photos'))
-    return [f"{name}: its card records another forget set ({s.get('folder', 'the bundled photos')}, {s.get('files', len(s.get('photos', [])))} files) "
-            f"than the audited members ({record.get('folder', 'the bundled photos')})" for name, c in cards.items() if (s := c.get('forget_set')) and not same(s)]
+    return [f"{name}: its card records another forget set ({s.get('folder', 'the bundled photos')}, "
+            f"{s.get('files', len(s.get('photos', [])))} files) "
+            f"than the audited members ({record.get('folder', 'the bundled photos')})"
+            for name, c in cards.items() if (s := c.get('forget_set')) and not same(s)]

@@ -34,6 +34,7 @@ class WithBiasLayerNorm(nn.Module):
         self.weight, self.bias, self.eps = nn.Parameter(torch.ones(dim)), nn.Parameter(torch.zeros(dim)), eps
     def forward(self, x:Tensor) -> Tensor: return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
 
+# %% ../nbs/01_model.ipynb #de2a2a54
 class BiasFreeLayerNorm(nn.Module):
     "Restormer 'BiasFree' LayerNorm over the last axis: `x / sqrt(var + eps) * weight` (no centring, no bias)."
     def __init__(self, dim:int, # size of the normalised (last) axis
@@ -43,10 +44,13 @@ class BiasFreeLayerNorm(nn.Module):
     def forward(self, x:Tensor) -> Tensor:
         return x / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + self.eps) * self.weight
 
+# %% ../nbs/01_model.ipynb #a0ba3482
 LAYER_NORMS = {'WithBias': WithBiasLayerNorm, 'BiasFree': BiasFreeLayerNorm}
 
+# %% ../nbs/01_model.ipynb #7bb3c0bc
 class LayerNorm(nn.Module):
-    "Channel LayerNorm of a `(B,C,H,W)` map: normalises the `C` values at each pixel (`kind` = 'WithBias' or 'BiasFree')."
+    ("Channel LayerNorm of a `(B,C,H,W)` map: normalises the `C` values at each pixel "
+     "(`kind` = 'WithBias' or 'BiasFree').")
     def __init__(self, dim:int, # channels C
                  kind:str='WithBias'):
         super().__init__()
@@ -69,9 +73,11 @@ def channel_attention(q:Tensor, # queries (B,C,H,W)
     attn = (q @ k.transpose(-2, -1) * temperature).softmax(dim=-1)          # (B, h, C/h, C/h)
     return (attn @ v).reshape(b, c, h, w)
 
+# %% ../nbs/01_model.ipynb #afad59a0
 def _check_heads(dim, heads):
     if dim % heads: raise ValueError(f"width {dim} is not divisible by {heads} attention heads")
 
+# %% ../nbs/01_model.ipynb #2e954cf5
 class Attention(nn.Module):
     "MDTA: channel self-attention with 1x1 + 3x3 depthwise projections (Restormer)."
     def __init__(self, dim:int, # channels C
@@ -103,6 +109,7 @@ class FeedForward(nn.Module):
         a, b = self.dwconv(self.project_in(x)).chunk(2, dim=1)  # each (B,hidden,H,W)
         return self.project_out(F.gelu(a) * b)
 
+# %% ../nbs/01_model.ipynb #e3f4a22a
 class TransformerBlock(nn.Module):
     "Restormer block: `x + attn(norm1(x))`, then `x + ffn(norm2(x))`."
     def __init__(self, dim:int, num_heads:int, ffn_expansion_factor:float=2.66, bias:bool=False,
@@ -114,6 +121,7 @@ class TransformerBlock(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
 
+# %% ../nbs/01_model.ipynb #d30bbdbf
 def transformer_stage(n:int, # number of blocks
                       dim:int, heads:int, ffn_expansion_factor:float, bias:bool, layer_norm:str) -> nn.Sequential:
     "`n` transformer blocks of width `dim` in a row (keys `0.`, `1.`, ...)."
@@ -127,6 +135,7 @@ class OverlapPatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_c, embed_dim, 3, padding=1, bias=bias)
     def forward(self, x:Tensor) -> Tensor: return self.proj(x) # (B,3,H,W) -> (B,C,H,W)
 
+# %% ../nbs/01_model.ipynb #b02ec044
 class Downsample(nn.Module):
     "(B,C,H,W) -> (B,2C,H/2,W/2): 3x3 conv to C/2, then pixel-unshuffle(2)."
     def __init__(self, n_feat:int):
@@ -134,6 +143,7 @@ class Downsample(nn.Module):
         self.body = nn.Sequential(nn.Conv2d(n_feat, n_feat // 2, 3, padding=1, bias=False), nn.PixelUnshuffle(2))
     def forward(self, x:Tensor) -> Tensor: return self.body(x)
 
+# %% ../nbs/01_model.ipynb #670f10ff
 class Upsample(nn.Module):
     "(B,C,H,W) -> (B,C/2,2H,2W): 3x3 conv to 2C, then pixel-shuffle(2)."
     def __init__(self, n_feat:int):
@@ -141,6 +151,7 @@ class Upsample(nn.Module):
         self.body = nn.Sequential(nn.Conv2d(n_feat, n_feat * 2, 3, padding=1, bias=False), nn.PixelShuffle(2))
     def forward(self, x:Tensor) -> Tensor: return self.body(x)
 
+# %% ../nbs/01_model.ipynb #cf0757f7
 def check_multiple(x:Tensor, # (B,C,H,W) model input
                    multiple:int=8, name:str='model'):
     "Raise a clear error unless `x` is a 4-D batch whose H and W are multiples of `multiple`."
@@ -190,13 +201,17 @@ class RestormerUNet(nn.Module):
         "Constructor arguments (minus `self`) as a plain dict, kept on the model as `hparams`."
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in args.items() if k not in ('self', '__class__')}
 
+# %% ../nbs/01_model.ipynb #74266723
 def scaled_width(published:int, # width in the published C=48 model
                  dim:int, # this model's C
                 ) -> int: # published * C/48, rounded to a multiple of 8 (at least 8) so attention heads divide it
     "Scale a published width to a model of width `dim`."
     return max(8, round(published * dim / 48 / 8) * 8)
 
+# %% ../nbs/01_model.ipynb #e39939da
 def _stage(n, dim, heads, ffn, bias, ln): return transformer_stage(n, dim, heads, ffn, bias, ln)
+
+# %% ../nbs/01_model.ipynb #0b4fa3bc
 def _conv1x1(cin, cout, bias=False): return nn.Conv2d(cin, cout, 1, bias=bias)
 
 # %% ../nbs/01_model.ipynb #bac6ec70
@@ -210,7 +225,7 @@ class PromptIR(RestormerUNet):
                  ffn_expansion_factor:float=2.66,
                  bias:bool=False, # biases in the convolutions
                  layer_norm:str='WithBias', # 'WithBias' or 'BiasFree'
-                 prompt_dims:Sequence[int]|None=None, # prompt1..3 widths; None: (4C/3, 8C/3, 20C/3) rounded to multiples of 8
+                 prompt_dims:Sequence[int]|None=None, # prompt1..3 widths; None: (4C/3, 8C/3, 20C/3), multiples of 8
                  prompt_len:int=5, # learned prompts per block
                  prompt_sizes:Sequence[int]=(64, 32, 16), # prompt1..3 spatial sizes
                  prompt_heads:int|None=None, # heads of the prompt interaction blocks; None: heads[2]
@@ -274,21 +289,26 @@ def frequency_mask(h:int, w:int, # feature size
                    threshold:Tensor, # (B,2) box fractions in (0,1)
                    n:int=128, # published divisor: half-size = int((h // n) * threshold)
                   ) -> Tensor: # (B,1,h,w) 1 on the centred low-frequency box, 0 elsewhere
-    "AdaIR's low-frequency box in the shifted spectrum, with the published integer floor division (empty below 2n px)."
-    sizes = (torch.tensor([h // n, w // n], dtype=threshold.dtype, device=threshold.device) * threshold).int()  # truncates, as published
+    ("AdaIR's low-frequency box in the shifted spectrum, with the published integer floor division "
+     "(empty below 2n px).")
+    sizes = (torch.tensor([h // n, w // n], dtype=threshold.dtype, device=threshold.device)
+             * threshold).int()  # truncates, as published
     mask = threshold.new_zeros(threshold.shape[0], 1, h, w)
     for i, (hh, ww) in enumerate(sizes.tolist()):
         mask[i, :, h // 2 - hh: h // 2 + hh, w // 2 - ww: w // 2 + ww] = 1
     return mask
 
+# %% ../nbs/01_model.ipynb #87580bda
 def split_frequencies(x:Tensor, # (B,C,H,W) real feature
                       mask:Tensor, # (B,1,H,W) low-frequency box in the shifted spectrum
                      ) -> tuple[Tensor, Tensor]: # (high, low) magnitudes, each (B,C,H,W)
-    "Split `x` into high/low frequency magnitude maps with an FFT mask (shift = roll by (H/2, W/2)); in fp32, also under autocast."
+    ("Split `x` into high/low frequency magnitude maps with an FFT mask (shift = roll by (H/2, W/2)); "
+     "in fp32, also under autocast.")
     h, w = x.shape[-2:]
     with torch.autocast(x.device.type, enabled=False):     # CUDA FFTs reject bf16 and want power-of-2 sizes in fp16
         shifted = torch.roll(torch.fft.fft2(x.float(), norm='forward'), shifts=(h // 2, w // 2), dims=(-2, -1))
-        band = lambda m: torch.fft.ifft2(torch.roll(shifted * m, shifts=(-(h // 2), -(w // 2)), dims=(-2, -1)), norm='forward').abs()
+        band = lambda m: torch.fft.ifft2(torch.roll(shifted * m, shifts=(-(h // 2), -(w // 2)), dims=(-2, -1)),
+                                         norm='forward').abs()
         return band(1 - mask), band(mask)
 
 # %% ../nbs/01_model.ipynb #ac162032
@@ -305,7 +325,8 @@ class CrossAttention(nn.Module):
         self.kv_dwconv = nn.Conv2d(dim * 2, dim * 2, 3, padding=1, groups=dim * 2, bias=bias)
         self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
     def forward(self, x:Tensor, y:Tensor) -> Tensor: # (B,C,H,W), (B,C,H,W) -> (B,C,H,W)
-        if x.shape != y.shape: raise ValueError(f"CrossAttention needs equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
+        if x.shape != y.shape:
+            raise ValueError(f"CrossAttention needs equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
         k, v = self.kv_dwconv(self.kv(y)).chunk(2, dim=1)
         return self.project_out(channel_attention(self.q_dwconv(self.q(x)), k, v, self.num_heads, self.temperature))
 
@@ -355,7 +376,8 @@ class FrequencyModule(nn.Module):
         self.channel_cross_h = CrossAttention(dim, num_heads, bias)
         self.channel_cross_agg = CrossAttention(dim, num_heads, bias)
         self.frequency_refine = FrequencyRefine(dim)
-        self.rate_conv = nn.Sequential(nn.Conv2d(dim, dim // 8, 1, bias=False), nn.GELU(), nn.Conv2d(dim // 8, 2, 1, bias=False))
+        self.rate_conv = nn.Sequential(nn.Conv2d(dim, dim // 8, 1, bias=False), nn.GELU(),
+                                       nn.Conv2d(dim // 8, 2, 1, bias=False))
 
     def bands(self, img:Tensor, size:tuple[int, int]) -> tuple[Tensor, Tensor]:
         "Frequency mining: (high, low) bands of `conv1(resize(img))`, each (B,C,*size)."
@@ -418,10 +440,12 @@ class AdaIR(RestormerUNet):
 
 # %% ../nbs/01_model.ipynb #9d2825bb
 def reference_init(model:nn.Module, seed:int=0, std:float=0.05) -> nn.Module:
-    "Overwrite every state_dict entry, in sorted key order, with `randn(shape, generator=seed) * std` (the reference-data protocol)."
+    ("Overwrite every state_dict entry, in sorted key order, with `randn(shape, generator=seed) * std` "
+     "(the reference-data protocol).")
     g = torch.Generator().manual_seed(seed)
     state = model.state_dict()
-    model.load_state_dict({k: (torch.randn(state[k].shape, generator=g) * std).to(state[k].dtype) for k in sorted(state)})
+    model.load_state_dict({k: (torch.randn(state[k].shape, generator=g) * std).to(state[k].dtype)
+                           for k in sorted(state)})
     return model
 
 # %% ../nbs/01_model.ipynb #5433bd9d
@@ -436,6 +460,7 @@ MODELS = {
                                   fre_heads=4, unused_layers=False)),
 }
 
+# %% ../nbs/01_model.ipynb #36801584
 def get_model(name:str, # a key of MODELS: 'promptir', 'adair', 'promptir-tiny', 'adair-tiny'
               **overrides) -> nn.Module: # constructor arguments replacing the preset's
     "Build a registered model; `model.config = {'name': name, 'overrides': overrides}` records how."
@@ -445,6 +470,7 @@ def get_model(name:str, # a key of MODELS: 'promptir', 'adair', 'promptir-tiny',
     model.config = {'name': name, 'overrides': dict(overrides)}
     return model
 
+# %% ../nbs/01_model.ipynb #ebecfcc3
 def model_config(model:nn.Module) -> dict:
     "`{'name': ..., 'overrides': {...}}` that rebuilds `model`'s architecture with `build_model`."
     if hasattr(model, 'config'): return {'name': model.config['name'], 'overrides': dict(model.config['overrides'])}
@@ -454,8 +480,10 @@ def model_config(model:nn.Module) -> dict:
     raise ValueError(f"Cannot describe a {type(model).__name__} for rebuilding: it was not built by forgetting.model; "
                      "store your own constructor arguments with the checkpoint")
 
+# %% ../nbs/01_model.ipynb #b68e20ae
 model_spec = model_config  # alias
 
+# %% ../nbs/01_model.ipynb #8f96bf5a
 def build_model(config:Mapping) -> nn.Module:
     "Rebuild an architecture from `model_config(model)` (e.g. as stored in a checkpoint)."
     if not isinstance(config, Mapping) or 'name' not in config:
@@ -475,38 +503,48 @@ def pickle_refusal(path:Path, # the checkpoint file
             f"(weights_only=True){f'; {op[0].lower()}' if op else ''}")
 
 # %% ../nbs/01_model.ipynb #e94021e9
-WRAPPER_KEYS = ('state_dict', 'model')        # {'state_dict': sd} (Lightning), {'model': sd} (our trainer)
-KEY_PREFIXES = ('net.', 'module.', 'model.')  # Lightning module attribute, DataParallel, wrappers
-
 def _first_relevant_line(message:str) -> str:
     lines = [l.strip() for l in message.splitlines() if l.strip()]
     hits = [l for l in lines if any(w in l for w in ('GLOBAL', 'global', 'Unsupported', 'central directory'))]
     return (hits or lines or [''])[0][:300]
 
+# %% ../nbs/01_model.ipynb #6a85e17c
 def read_checkpoint(path:str|Path) -> object:
     "`torch.load(path, weights_only=True)` on CPU, with clear errors naming the file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"Checkpoint not found: {path}")
     try:
-        with warnings.catch_warnings():   # torch's own warnings (e.g. on the pickle protocol) would print beside our message
+        with warnings.catch_warnings():   # torch's own warnings (e.g. on the pickle protocol) would print beside ours
             warnings.simplefilter('ignore')
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e: raise ValueError(pickle_refusal(path, str(e))) from None
-    except Exception as e:  # corrupt bytes surface as many exception types (EOFError, RuntimeError, KeyError, IndexError...)
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({type(e).__name__}: {_first_relevant_line(str(e))})") from None
+    except Exception as e:  # corrupt bytes surface as many exception types (EOFError, RuntimeError, KeyError, ...)
+        raise ValueError(f"{path} is not a readable PyTorch checkpoint "
+                         f"({type(e).__name__}: {_first_relevant_line(str(e))})") from None
 
+# %% ../nbs/01_model.ipynb #4e774437
+WRAPPER_KEYS = ('state_dict', 'model')        # {'state_dict': sd} (Lightning), {'model': sd} (our trainer)
+
+# %% ../nbs/01_model.ipynb #1f2e25b3
+KEY_PREFIXES = ('net.', 'module.', 'model.')  # Lightning module attribute, DataParallel, wrappers
+
+# %% ../nbs/01_model.ipynb #e5222bd2
 def _is_state_dict(obj) -> bool:
-    return isinstance(obj, Mapping) and len(obj) > 0 and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
+    return (isinstance(obj, Mapping) and len(obj) > 0
+            and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()))
 
+# %% ../nbs/01_model.ipynb #d2b15f22
 def extract_state_dict(obj:object, # what torch.load returned
                        source:str='state_dict', # for error messages (file name)
                       ) -> dict[str, Tensor]:
     "The tensors of a plain, wrapped (`state_dict`/`model`) or prefixed (`net.` ...) checkpoint."
     while not _is_state_dict(obj):
-        inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj, Mapping) and isinstance(obj.get(k), Mapping)), None)
+        inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj, Mapping) and isinstance(obj.get(k), Mapping)),
+                     None)
         if inner is None:
             what = f"keys {sorted(map(str, obj))[:10]}" if isinstance(obj, Mapping) else f"a {type(obj).__name__}"
-            raise ValueError(f"{source}: no state_dict found (expected tensors by name, or one under {WRAPPER_KEYS}); got {what}")
+            raise ValueError(f"{source}: no state_dict found (expected tensors by name, or one under {WRAPPER_KEYS}); "
+                             f"got {what}")
         obj = inner
     sd = dict(obj)
     for prefix in KEY_PREFIXES:
@@ -515,12 +553,14 @@ def extract_state_dict(obj:object, # what torch.load returned
 
 # %% ../nbs/01_model.ipynb #56c36f50
 def state_dict_mismatch(model_sd:Mapping[str, Tensor], ckpt_sd:Mapping[str, Tensor]) -> dict[str, list]:
-    "`missing` (model keys not in the checkpoint), `unexpected` (the reverse), `shapes` [(key, ckpt shape, model shape)]."
+    ("`missing` (model keys not in the checkpoint), `unexpected` (the reverse), "
+     "`shapes` [(key, ckpt shape, model shape)].")
     return {'missing': [k for k in model_sd if k not in ckpt_sd],
             'unexpected': [k for k in ckpt_sd if k not in model_sd],
             'shapes': [(k, tuple(v.shape), tuple(model_sd[k].shape)) for k, v in ckpt_sd.items()
                        if k in model_sd and v.shape != model_sd[k].shape]}
 
+# %% ../nbs/01_model.ipynb #b21b2d6c
 def format_mismatch(mismatch:dict, source:str, model_name:str, limit:int=12) -> str:
     "Readable report of `state_dict_mismatch`."
     def section(title, items):
@@ -531,11 +571,13 @@ def format_mismatch(mismatch:dict, source:str, model_name:str, limit:int=12) -> 
     return '\n'.join([f"{source} does not match {model_name}:"] + section('missing keys', mismatch['missing'])
                      + section('unexpected keys', mismatch['unexpected']) + section('shape differences', shapes))
 
+# %% ../nbs/01_model.ipynb #a639e491
 def load_weights(model:nn.Module,
                  src:str|Path|Mapping, # checkpoint path, or a (possibly wrapped) state_dict
                  strict:bool=True, # missing/unexpected keys are errors (shape differences always are)
                 ) -> nn.Module: # `model`, with the weights loaded
-    "Load weights from a plain/wrapped/Lightning checkpoint safely (`weights_only=True`), with readable mismatch errors."
+    ("Load weights from a plain/wrapped/Lightning checkpoint safely (`weights_only=True`), "
+     "with readable mismatch errors.")
     source = str(src) if isinstance(src, (str, Path)) else 'state_dict'
     sd = extract_state_dict(read_checkpoint(src) if isinstance(src, (str, Path)) else src, source)
     bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
@@ -571,13 +613,14 @@ def card_of(obj, # what `read_checkpoint` returned
 def trained_tasks(obj, # what `read_checkpoint` returned
                   card:dict, # its card (`card_of`)
                  ) -> list|None: # None: the checkpoint does not say
-    "The model's training tasks: the card's `tasks` (what it restores), its config's, or a training checkpoint's config."
+    ("The model's training tasks: the card's `tasks` (what it restores), its config's, "
+     "or a training checkpoint's config.")
     for src in (card, card.get('config'), obj.get('config') if isinstance(obj, Mapping) else None):
         if isinstance(src, Mapping) and src.get('tasks'): return list(src['tasks'])
     return None
 
 # %% ../nbs/01_model.ipynb #552fc337
-def load_model(path:str|Path, # a checkpoint: release/unlearned file, training checkpoint, or a plain/Lightning state_dict
+def load_model(path:str|Path, # a checkpoint: release/unlearned file, training checkpoint, plain/Lightning state_dict
                name:str|None=None, # architecture (`MODELS`); needed when the file does not record it
                device:str|torch.device='cpu', # where the model goes
               ) -> Loaded:
@@ -585,9 +628,12 @@ def load_model(path:str|Path, # a checkpoint: release/unlearned file, training c
     path = Path(path)
     obj = read_checkpoint(path)
     spec = obj.get('model_spec') if isinstance(obj, Mapping) else None
-    if name is not None and name not in MODELS: raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
-    if spec and name and spec.get('name') != name: raise ValueError(f"{path} holds a {spec.get('name')} model, not {name}")
-    if not spec and not name: raise ValueError(f"{path} does not record its architecture: pass --model (`name`), one of {', '.join(MODELS)}")
+    if name is not None and name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    if spec and name and spec.get('name') != name:
+        raise ValueError(f"{path} holds a {spec.get('name')} model, not {name}")
+    if not spec and not name:
+        raise ValueError(f"{path} does not record its architecture: pass --model (`name`), one of {', '.join(MODELS)}")
     model = build_model(spec) if spec else get_model(name)
     load_weights(model, obj if isinstance(obj, Mapping) else {}, strict=True)
     card = card_of(obj, path)
@@ -598,6 +644,7 @@ def _weights_device(model:nn.Module, x:Tensor) -> torch.device:
     "Where the model's weights are (its first parameter or buffer); the input's device for a module without any."
     return next((t.device for t in (*model.parameters(), *model.buffers())), x.device)
 
+# %% ../nbs/01_model.ipynb #e9fdc308
 def pad_to_multiple(x:Tensor, # (B,C,H,W)
                     multiple:int=8) -> Tensor: # (B,C,H',W'), H' and W' multiples of `multiple`
     "Pad bottom/right to a multiple: reflect, or replicate when the image is too small to reflect."
@@ -607,11 +654,13 @@ def pad_to_multiple(x:Tensor, # (B,C,H,W)
     mode = 'reflect' if ph < h and pw < w else 'replicate'
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
+# %% ../nbs/01_model.ipynb #7bb58b08
 def tile_starts(size:int, tile:int, stride:int) -> list[int]:
     "Start offsets of tiles of length `tile` covering `size` with step `stride` (last tile flush with the end)."
     if size <= tile: return [0]
     return list(range(0, size - tile, stride)) + [size - tile]
 
+# %% ../nbs/01_model.ipynb #ac154b6e
 def blend_ramp(length:int, # tile length along one axis
                overlap:int, # nominal overlap between neighbouring tiles
                open_start:bool, open_end:bool, # edges shared with another tile
@@ -646,7 +695,8 @@ def _run_tiled(model, x, tile, overlap, batch, multiple, progress):
     "Blend overlapping tile outputs of a padded batch x (B,C,H,W)."
     (b, _, h, w), th, tw = x.shape, min(tile, x.shape[-2]), min(tile, x.shape[-1])
     stride = (tile - overlap) // multiple * multiple
-    if stride <= 0: raise ValueError(f"overlap {overlap} leaves no stride for tile {tile} (stride must be a positive multiple of {multiple})")
+    if stride <= 0: raise ValueError(f"overlap {overlap} leaves no stride for tile {tile} "
+                                     f"(stride must be a positive multiple of {multiple})")
     spots = [(i, j) for i in tile_starts(h, th, stride) for j in tile_starts(w, tw, stride)]
     out, weight = None, x.new_zeros(1, 1, h, w)
     groups = [spots[k:k + max(1, batch // b)] for k in range(0, len(spots), max(1, batch // b))]
@@ -654,7 +704,8 @@ def _run_tiled(model, x, tile, overlap, batch, multiple, progress):
         crops = torch.cat([x[..., i:i + th, j:j + tw] for i, j in group])      # (len(group) * B, C, th, tw)
         for (i, j), y in zip(group, model(crops).split(b)):
             if out is None: out = x.new_zeros(b, y.shape[1], h, w)
-            wt = (blend_ramp(th, overlap, i > 0, i + th < h)[:, None] * blend_ramp(tw, overlap, j > 0, j + tw < w)[None]).to(x)
+            wt = (blend_ramp(th, overlap, i > 0, i + th < h)[:, None]
+                  * blend_ramp(tw, overlap, j > 0, j + tw < w)[None]).to(x)
             out[..., i:i + th, j:j + tw] += y * wt
             weight[..., i:i + th, j:j + tw] += wt
     return out / weight
@@ -664,33 +715,41 @@ def restore(model:nn.Module, # any image-to-image module
             image:Tensor, # (3,H,W) or (B,3,H,W) float image(s), any H x W
             tile:int|None=None, # run in tiles of this size (multiple of 8); None: whole image
             overlap:int=32, # minimum overlap between tiles
-            batch:int|None=None, # per forward pass: images (untiled; None: 8), or tiles x images (tiled; None: one tile of each image)
+            batch:int|None=None, # per pass: images (untiled; None: 8) or tiles x images (tiled; None: 1 tile per image)
             device:str|torch.device|None=None, # None: the model's device
             multiple:int=8, # the model's size constraint
             progress:bool=True, # progress bar over tile batches (only shown when there are several)
            ) -> Tensor: # same shape as `image`, on the image's device
-    "Run `model` on image(s) of any size: pad to a multiple of 8, optionally tile (tiles change outputs: channel attention and prompts see only their tile), crop back; no grad, eval mode."
-    if image.ndim not in (3, 4): raise ValueError(f"restore expects (3,H,W) or (B,3,H,W), got shape {tuple(image.shape)}")
-    if not image.is_floating_point(): raise ValueError(f"restore expects a float image in [0,1], got dtype {image.dtype}")
-    if tile is not None and (tile <= 0 or tile % multiple): raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
+    ("Run `model` on image(s) of any size: pad to a multiple of 8, optionally tile (tiles change outputs: "
+     "channel attention and prompts see only their tile), crop back; no grad, eval mode.")
+    if image.ndim not in (3, 4):
+        raise ValueError(f"restore expects (3,H,W) or (B,3,H,W), got shape {tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise ValueError(f"restore expects a float image in [0,1], got dtype {image.dtype}")
+    if tile is not None and (tile <= 0 or tile % multiple):
+        raise ValueError(f"tile must be a positive multiple of {multiple}, got {tile}")
     x = image[None] if image.ndim == 3 else image
     h, w = x.shape[-2:]
     if min(h, w) < 1: raise ValueError(f"restore needs an image of at least 1x1 pixels, got {h}x{w}")
     with eval_mode(model):
         x = pad_to_multiple(x.to(device or _weights_device(model, x)), multiple)
-        y = _run(model, x, batch or 8) if tile is None else _run_tiled(model, x, tile, overlap, batch or len(x), multiple, progress)
+        y = (_run(model, x, batch or 8) if tile is None
+             else _run_tiled(model, x, tile, overlap, batch or len(x), multiple, progress))
     y = y[..., :h, :w].to(image.device)
     return y[0] if image.ndim == 3 else y
 
 # %% ../nbs/01_model.ipynb #871877a5
 BLOCKS = dict( # block of PromptIR/AdaIR -> the pattern of its top-level module names
-    encoder=r'patch_embed|encoder_level\d+|down\d+_\d+', latent=r'latent', prompts=r'prompt\d+|noise_level\d+|reduce_noise_level\d+|chnl_reduce\d+|reduce_noise_channel_\d+',
+    encoder=r'patch_embed|encoder_level\d+|down\d+_\d+', latent=r'latent',
+    prompts=r'prompt\d+|noise_level\d+|reduce_noise_level\d+|chnl_reduce\d+|reduce_noise_channel_\d+',
     frequency=r'fre\d+', decoder=r'up\d+_\d+|reduce_chan_level\d+|decoder_level\d+', output=r'refinement|output')
 
+# %% ../nbs/01_model.ipynb #ca49eee8
 def model_blocks(model:nn.Module, # a PromptIR or AdaIR (any size)
                 ) -> dict: # block -> its top-level module names, for the blocks the model has
     "The model's top-level modules by block (`BLOCKS`); a module outside every block is refused, naming it."
     top = list(dict.fromkeys(k.split('.')[0] for k, _ in model.named_parameters()))
     blocks = {b: [n for n in top if re.fullmatch(p, n)] for b, p in BLOCKS.items()}
-    if left := [n for n in top if not any(n in ns for ns in blocks.values())]: raise ValueError(f"modules outside every block of BLOCKS: {left}")
+    if left := [n for n in top if not any(n in ns for ns in blocks.values())]:
+        raise ValueError(f"modules outside every block of BLOCKS: {left}")
     return {b: ns for b, ns in blocks.items() if ns}

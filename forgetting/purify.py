@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
 
 from .attack import adversarial_finetune
@@ -18,41 +19,49 @@ from .data import Photo, random_crop
 from .evaluate import model_device, atomic_write_all, json_writer
 from .train import cpu_state_dict, load_checkpoint
 
-
 # %% auto #0
 __all__ = ['PURIFIER_FORMAT', 'NoiseSchedule', 'step_embedding', 'ResBlock', 'NoisePredictor', 'Purifier', 'make_purifier',
            'train_purifier', 'save_purifier', 'load_purifier', 'Purified', 'finetune_purified']
 
 # %% ../nbs/10_purify.ipynb #ba317b4d
 class NoiseSchedule:
-    "DDPM's linear beta schedule over steps 1..T; `alpha_bar[t]` is the signal share left at step t (`alpha_bar[0] = 1`)."
+    ("DDPM's linear beta schedule over steps 1..T; `alpha_bar[t]` is the signal share left at step t "
+     "(`alpha_bar[0] = 1`).")
     def __init__(self, T:int=1000, # diffusion steps
                  beta_start:float=1e-4, beta_end:float=0.02, # the linear betas (Ho et al. 2020)
                 ):
         if T < 1: raise ValueError(f"T must be >= 1, got {T}")
-        if not 0 < beta_start <= beta_end < 1: raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
+        if not 0 < beta_start <= beta_end < 1:
+            raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
         self.T, self.beta_start, self.beta_end = T, beta_start, beta_end
         betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
         self.alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)]).float()  # (T+1,)
 
-    def step_of(self, t_star:float) -> int:
-        "The step of a noise level given as a fraction of T, in (0, 1]."
-        if not 0 < t_star <= 1: raise ValueError(f"t_star must be in (0, 1], got {t_star}")
-        return max(1, round(t_star * self.T))
+# %% ../nbs/10_purify.ipynb #b21e8fb1
+@patch
+def step_of(self:NoiseSchedule, t_star:float) -> int:
+    "The step of a noise level given as a fraction of T, in (0, 1]."
+    if not 0 < t_star <= 1: raise ValueError(f"t_star must be in (0, 1], got {t_star}")
+    return max(1, round(t_star * self.T))
 
-    def reverse_steps(self, t_star:float, steps:int) -> list[int]:
-        "The steps a reverse run of `steps` DDIM steps from `t_star` visits, from the step of `t_star` down to 0."
-        k = self.step_of(t_star)
-        if not 1 <= steps <= k: raise ValueError(f"steps must be in [1, {k}] (the step of t_star={t_star}), got {steps}")
-        return torch.linspace(k, 0, steps + 1).round().long().tolist()
+# %% ../nbs/10_purify.ipynb #921cb757
+@patch
+def reverse_steps(self:NoiseSchedule, t_star:float, steps:int) -> list[int]:
+    "The steps a reverse run of `steps` DDIM steps from `t_star` visits, from the step of `t_star` down to 0."
+    k = self.step_of(t_star)
+    if not 1 <= steps <= k: raise ValueError(f"steps must be in [1, {k}] (the step of t_star={t_star}), got {steps}")
+    return torch.linspace(k, 0, steps + 1).round().long().tolist()
 
-    def diffuse(self, x0:Tensor, t:Tensor, noise:Tensor) -> Tensor:
-        "x_t of signed images x0 (B,C,H,W) at steps t (B,), with the given noise."
-        ab = self.alpha_bar.to(x0.device)[t].view(-1, 1, 1, 1)
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+# %% ../nbs/10_purify.ipynb #9653c9d8
+@patch
+def diffuse(self:NoiseSchedule, x0:Tensor, t:Tensor, noise:Tensor) -> Tensor:
+    "x_t of signed images x0 (B,C,H,W) at steps t (B,), with the given noise."
+    ab = self.alpha_bar.to(x0.device)[t].view(-1, 1, 1, 1)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
-    def spec(self) -> dict: return dict(T=self.T, beta_start=self.beta_start, beta_end=self.beta_end)
-
+# %% ../nbs/10_purify.ipynb #96ea1d06
+@patch
+def spec(self:NoiseSchedule) -> dict: return dict(T=self.T, beta_start=self.beta_start, beta_end=self.beta_end)
 
 # %% ../nbs/10_purify.ipynb #22b33d12
 def step_embedding(t:Tensor, # diffusion steps (B,)
@@ -82,7 +91,8 @@ class ResBlock(nn.Module):
 
 # %% ../nbs/10_purify.ipynb #7b01a8ba
 class NoisePredictor(nn.Module):
-    "A small DDPM U-Net: one `ResBlock` per level of width `dim * mult`, strided-conv down, nearest + conv up, skips concatenated."
+    ("A small DDPM U-Net: one `ResBlock` per level of width `dim * mult`, strided-conv down, nearest + conv up, "
+     "skips concatenated.")
     def __init__(self, dim:int=32, # width of the first level (a multiple of 8: group norm)
                  mults:tuple=(1, 2, 2), # width multipliers per level; sides must be multiples of 2**(levels-1)
                 ):
@@ -99,12 +109,14 @@ class NoisePredictor(nn.Module):
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
         for i, w in reversed(list(enumerate(widths))):
             self.up.append(ResBlock(c + w, w, emb_dim)); c = w
-            if i > 0: self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(c, c, 3, padding=1)))
+            if i > 0: self.upsample.append(nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'),
+                                                         nn.Conv2d(c, c, 3, padding=1)))
         self.head = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, 3, 3, padding=1))
 
-    def forward(self, x:Tensor, t:Tensor) -> Tensor:  # x_t (B,3,H,W) on the [-1,1] scale, steps (B,) -> predicted noise (B,3,H,W)
+    def forward(self, x:Tensor, t:Tensor) -> Tensor:  # x_t (B,3,H,W) in [-1,1], steps (B,) -> noise (B,3,H,W)
         f = 2 ** (len(self.mults) - 1)
-        if x.shape[-1] % f or x.shape[-2] % f: raise ValueError(f"image sides must be multiples of {f}, got {tuple(x.shape[-2:])}")
+        if x.shape[-1] % f or x.shape[-2] % f:
+            raise ValueError(f"image sides must be multiples of {f}, got {tuple(x.shape[-2:])}")
         emb = self.step_mlp(step_embedding(t, self.dim))
         h, skips = self.stem(x), []
         for i, block in enumerate(self.down):
@@ -115,7 +127,6 @@ class NoisePredictor(nn.Module):
             h = block(torch.cat([h, skips.pop()], 1), emb)
             if i < len(self.upsample): h = self.upsample[i](h)
         return self.head(h)
-
 
 # %% ../nbs/10_purify.ipynb #8ae6cd9f
 class Purifier(nn.Module):
@@ -135,7 +146,7 @@ class Purifier(nn.Module):
     def purify(self, x:Tensor, # images (B,3,H,W) in [0,1]
                t_star:float=0.1, # noise level, a fraction of the schedule
                steps:int=5, # DDIM steps back to 0 (at most the step of t_star)
-               g:torch.Generator|None=None, # draws the diffusion noise (CPU); None: torch's global generator
+               g:torch.Generator|None=None, # draws the diffusion noise (CPU); None: torch's global one
               ) -> Tensor: # purified images (B,3,H,W) in [0,1], differentiable in x
         "Diffuse `x` to `t_star` and run `steps` DDIM steps back to a clean image."
         ts, ab = self.schedule.reverse_steps(t_star, steps), self.schedule.alpha_bar.to(x.device)
@@ -150,11 +161,12 @@ class Purifier(nn.Module):
 
     def spec(self) -> dict: return dict(dim=self.net.dim, mults=list(self.net.mults), **self.schedule.spec())
 
-def make_purifier(dim:int=32, mults:tuple=(1, 2, 2), T:int=1000, beta_start:float=1e-4, beta_end:float=0.02) -> Purifier:
+# %% ../nbs/10_purify.ipynb #55448214
+def make_purifier(dim:int=32, mults:tuple=(1, 2, 2), T:int=1000,
+                  beta_start:float=1e-4, beta_end:float=0.02) -> Purifier:
     "A fresh purifier (see `NoisePredictor`, `NoiseSchedule`)."
     if dim < 8 or dim % 8: raise ValueError(f"dim must be a positive multiple of 8 (group norm), got {dim}")
     return Purifier(NoisePredictor(dim, mults), NoiseSchedule(T, beta_start, beta_end))
-
 
 # %% ../nbs/10_purify.ipynb #1d199afc
 def _clean_batch(photos:list[Photo], batch_size:int, patch_size:int, g:torch.Generator) -> Tensor:
@@ -162,6 +174,7 @@ def _clean_batch(photos:list[Photo], batch_size:int, patch_size:int, g:torch.Gen
     picks = torch.randint(len(photos), (batch_size,), generator=g).tolist()
     return torch.stack([random_crop([photos[i].image], patch_size, g)[0] for i in picks])
 
+# %% ../nbs/10_purify.ipynb #7fa38692
 def train_purifier(photos:list[Photo], # clean training photos (never the test photos)
                    steps:int=2000, # optimiser steps
                    batch_size:int=16, # crops per step
@@ -171,12 +184,15 @@ def train_purifier(photos:list[Photo], # clean training photos (never the test p
                    seed:int=0, # seeds the initial weights, crops, steps and noise
                    device:str|torch.device|None=None, # None: the CPU
                    progress:bool=True, # progress bar over steps
-                  ) -> tuple[Purifier, dict]: # (trained purifier in eval mode, history: step/loss lists, seconds, settings)
+                  ) -> tuple[Purifier, dict]: # (purifier in eval mode, history: step/loss lists, seconds, settings)
     "Train a purifier with DDPM's simple objective on random crops of clean photos."
     if not photos: raise ValueError("no photos to train the purifier on")
-    if steps < 1 or batch_size < 1: raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
-    if any(min(p.size) < patch_size for p in photos): raise ValueError(f"patch_size {patch_size} is larger than a photo")
-    if patch_size % 2 ** (len(mults) - 1): raise ValueError(f"patch_size must be a multiple of {2 ** (len(mults) - 1)}, got {patch_size}")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    if any(min(p.size) < patch_size for p in photos):
+        raise ValueError(f"patch_size {patch_size} is larger than a photo")
+    if patch_size % 2 ** (len(mults) - 1):
+        raise ValueError(f"patch_size must be a multiple of {2 ** (len(mults) - 1)}, got {patch_size}")
     torch.manual_seed(seed)
     purifier = make_purifier(dim, mults, T).to(device or 'cpu').train()
     opt = torch.optim.AdamW(purifier.parameters(), lr=lr, weight_decay=1e-4)
@@ -184,17 +200,19 @@ def train_purifier(photos:list[Photo], # clean training photos (never the test p
     g, history, start = torch.Generator().manual_seed(seed), dict(step=[], loss=[]), time.perf_counter()
     for step in (progress_bar(range(steps)) if progress else range(steps)):
         loss = purifier.loss(_clean_batch(photos, batch_size, patch_size, g).to(model_device(purifier)), g)
-        if not torch.isfinite(loss): raise FloatingPointError(f"purifier loss is {loss.item()} at step {step}; lower lr")
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"purifier loss is {loss.item()} at step {step}; lower lr")
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
         history['step'].append(step); history['loss'].append(loss.item())
     history.update(seconds=round(time.perf_counter() - start, 3),
-                   settings=dict(steps=steps, batch_size=batch_size, patch_size=patch_size, lr=lr, seed=seed, photos=[p.name for p in photos]))
+                   settings=dict(steps=steps, batch_size=batch_size, patch_size=patch_size, lr=lr, seed=seed,
+                                 photos=[p.name for p in photos]))
     return purifier.eval(), history
-
 
 # %% ../nbs/10_purify.ipynb #bf930cba
 PURIFIER_FORMAT = 'forgetting.purifier/1'
 
+# %% ../nbs/10_purify.ipynb #3acf2b10
 def save_purifier(path:str|Path, # the file (.pt)
                   purifier:Purifier,
                   card:dict|None=None, # JSON-serialisable facts (training photos, steps, loss)
@@ -207,6 +225,7 @@ def save_purifier(path:str|Path, # the file (.pt)
     atomic_write_all({path: lambda p: torch.save(state, p), path.with_suffix('.json'): json_writer(card)}, overwrite)
     return path
 
+# %% ../nbs/10_purify.ipynb #f1b84644
 def load_purifier(path:str|Path, # written by `save_purifier`
                  ) -> Purifier: # in eval mode, on the CPU
     "Load a purifier (weights only); any other file: one clear error naming it."
@@ -216,10 +235,10 @@ def load_purifier(path:str|Path, # written by `save_purifier`
     purifier.load_state_dict(state['state_dict'])
     return purifier.eval()
 
-
 # %% ../nbs/10_purify.ipynb #9a886020
 class Purified(nn.Module):
-    "`restorer(purifier.purify(x))`, fresh seeded noise at every call; `bpda`: the backward pass skips the purifier (identity)."
+    ("`restorer(purifier.purify(x))`, fresh seeded noise at every call; `bpda`: the backward pass skips the purifier "
+     "(identity).")
     def __init__(self, restorer:nn.Module, # any image-to-image model
                  purifier:Purifier,
                  t_star:float=0.1, # noise level, a fraction of the schedule
@@ -237,7 +256,6 @@ class Purified(nn.Module):
         if self.bpda: p = x + (p - x).detach()
         return self.restorer(p)
 
-
 # %% ../nbs/10_purify.ipynb #a40e7c64
 def finetune_purified(restorer:nn.Module, # any image-to-image model (left unchanged; a copy is tuned)
                       purifier:Purifier, # the purifier it will sit behind (left unchanged)
@@ -246,13 +264,14 @@ def finetune_purified(restorer:nn.Module, # any image-to-image model (left uncha
                       purify_steps:int=5, # DDIM steps back
                       seed:int=0, # seeds the patches, the attacks and the purifier's noise
                       **kwargs, # to `adversarial_finetune` (steps, lr, batch_size, ...); adv_fraction defaults to 0
-                     ) -> tuple[nn.Module, dict]: # (tuned copy, `adversarial_finetune`'s history with t_star and purify_steps)
-    "Fine-tune a copy of `restorer` on purified training inputs, for use as `Purified(tuned, purifier, t_star, purify_steps)`."
+                     ) -> tuple[nn.Module, dict]: # (tuned copy, `adversarial_finetune` history + t_star, purify_steps)
+    ("Fine-tune a copy of `restorer` on purified training inputs, for use as "
+     "`Purified(tuned, purifier, t_star, purify_steps)`.")
     purifier.schedule.reverse_steps(t_star, purify_steps)
     device = kwargs.get('device') or model_device(restorer)
     p, g = copy.deepcopy(purifier).to(device).eval(), torch.Generator().manual_seed(seed)
-    tuned, history = adversarial_finetune(restorer, train_photos, seed=seed, preprocess=lambda x: p.purify(x, t_star, purify_steps, g),
+    tuned, history = adversarial_finetune(restorer, train_photos, seed=seed,
+                                          preprocess=lambda x: p.purify(x, t_star, purify_steps, g),
                                           **{'adv_fraction': 0., **kwargs})
     history.update(t_star=t_star, purify_steps=purify_steps)
     return tuned, history
-

@@ -9,15 +9,18 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch import Tensor
 from torchvision.utils import make_grid
-from .data import TASKS, bundled_split, bundled_suite, make_suite, photo_pools, task_type, SUITE_GRID
-from .evaluate import Results, evaluate, psnr, paired_difference, plot_results, model_device, atomic_write, refuse_existing, save_json, load_json
-from .unlearn import as_pairs
+from .data import (TASKS, PatchDataset, bundled_split, bundled_suite, make_suite, photo_pools, task_type,
+                             SUITE_GRID)
+from .evaluate import (Results, evaluate, psnr, paired_difference, plot_results, model_device, atomic_write,
+                                 refuse_existing, save_json, load_json)
+from .unlearn import as_pairs, forget_term, flat_gradient
 
 # %% auto #0
 __all__ = ['TARGETS', 'image_passes', 'retrain_cost', 'suite_outputs', 'image_losses', 'auc', 'auc_interval', 'membership_auc',
-           'calibrated_membership', 'membership_sets', 'relearn_steps', 'report_row', 'forgetting_report', 'row_gain',
+           'calibrated_membership', 'membership_sets', 'row_gain', 'relearn_steps', 'report_row', 'forgetting_report',
            'report_markdown', 'targets_table', 'targets_markdown', 'seed_summary', 'save_report', 'row_results',
-           'forgetting_grid', 'plot_changes', 'plot_frontier', 'report_figures']
+           'forgetting_grid', 'plot_changes', 'plot_frontier', 'report_figures', 'task_pairs', 'gradient_alignment',
+           'forget_term_alignment', 'layer_changes', 'group_changes']
 
 # %% ../nbs/06_report.ipynb #2c8a28d9
 TARGETS = dict(forget_gap=0.5, # largest forget gap, dB
@@ -25,21 +28,10 @@ TARGETS = dict(forget_gap=0.5, # largest forget gap, dB
                compute=0.05) # largest compute, as a fraction of retraining's image passes
 
 # %% ../nbs/06_report.ipynb #d2cf2dc3
-def image_passes(history:dict, # from `forgetting.unlearn.forget`, or what a card recorded (`forgetting.job.card_history`)
-                ) -> float|None: # image forward+backward passes (None for a history without a config, e.g. `retrain`)
-    "The compute of one unlearning run, in image passes (a forward = 1/3)."
-    if 'image_passes' in history: return history['image_passes']        # recorded by the job (an unlearned model's card)
-    c = history.get('config')
-    if c is None: return None
-    n_f, n_a, steps = history['n_forget'], history.get('n_adversarial', 0), len(history['steps'])
-    pgd = n_a * (c['adv_steps'] if c['adv_eps'] else 0) + n_a / 3 if n_a else 0    # PGD steps + the original's labels
-    importance = (n_f + (n_a / max(c['n_adv'], 1) if c['importance_mode'] == 'contrast' else 0)) if c['importance'] else 0
-    n_d = history.get('n_proxy', 0)                                                  # proxy-retain inputs, labelled by the original
-    dampening = n_f + n_d if c.get('dampen') else 0                                  # importance on the forget and proxy-retain inputs
-    directions = min(c.get('retain_directions', 0), n_d)                            # per-sample retained gradients of the projection basis
-    prep = pgd + importance + dampening + directions + (n_f if c['saliency'] else 0) + c['adapt_steps'] * c['batch_forget'] + n_d / 3
-    per_step = c['batch_forget'] + (c['batch_adv'] if n_a else 0) + (c['batch_retain'] if c['retain_weight'] else 0) + (c['batch_distill'] if n_d and c.get('distill') else 0) + (2 * c['batch_forget'] if c.get('relearn_step') else 0)
-    return prep + steps * per_step + len(history['evals']) * min(c['eval_size'], n_f) / 3
+def image_passes(history:dict, # from `forgetting.unlearn.forget`, or a card's record (`forgetting.job.card_history`)
+                ) -> float|None: # image forward+backward passes (None for a history that counted none, e.g. `retrain`)
+    "The compute of one unlearning run, in image passes (a forward = 1/3), as the run counted it where it spent it."
+    return history.get('image_passes')
 
 # %% ../nbs/06_report.ipynb #32404b82
 def retrain_cost(card:dict|str|Path, # the retrained model's card, or its path (.json)
@@ -47,8 +39,10 @@ def retrain_cost(card:dict|str|Path, # the retrained model's card, or its path (
     "What retraining cost, from the retrained model's card: the yardstick of every unlearning cost."
     card = load_json(card, 'model card') if isinstance(card, (str, Path)) else card
     seconds, config = card.get('seconds'), card.get('config', {})
-    if not isinstance(seconds, (int, float)): raise KeyError(f"the retrained model's card has no numeric 'seconds' entry")
-    if not {'steps', 'batch_size'} <= set(config): raise KeyError("the retrained model's card has no config steps and batch_size")
+    if not isinstance(seconds, (int, float)):
+        raise KeyError(f"the retrained model's card has no numeric 'seconds' entry")
+    if not {'steps', 'batch_size'} <= set(config):
+        raise KeyError("the retrained model's card has no config steps and batch_size")
     return dict(seconds=float(seconds), passes=float(config['steps'] * config['batch_size']))
 
 # %% ../nbs/06_report.ipynb #ee134655
@@ -69,6 +63,7 @@ def suite_outputs(model:nn.Module, # image-to-image model
     model.train(was)
     return outs, xs, ys, ts
 
+# %% ../nbs/06_report.ipynb #0302c979
 def image_losses(model:nn.Module, suite, device=None) -> Tensor: # (N,) per-image L1 error of the clipped output
     "The per-image L1 error of `model` on `suite`: the score of membership tests."
     outs, _, ys, _ = suite_outputs(model, suite, device=device)
@@ -83,14 +78,17 @@ def auc(pos:Tensor, # scores of positives (members)
     d = torch.as_tensor(pos).double()[:, None] - torch.as_tensor(neg).double()[None]
     return ((d > 0).double().mean() + 0.5 * (d == 0).double().mean()).item()
 
+# %% ../nbs/06_report.ipynb #26be778d
 def auc_interval(pos:Tensor, neg:Tensor, # scores of members and non-members
                  n_boot:int=1000, seed:int=0, # bootstrap resamples (members and non-members resampled apart) and seed
                 ) -> dict: # auc, low, high (95%), members, nonmembers
     "The AUC with a bootstrap 95% interval."
     pos, neg = torch.as_tensor(pos).double(), torch.as_tensor(neg).double()
     value, g = auc(pos, neg), torch.Generator().manual_seed(seed)
-    boot = [auc(pos[torch.randint(len(pos), (len(pos),), generator=g)], neg[torch.randint(len(neg), (len(neg),), generator=g)]) for _ in range(n_boot)]
-    return dict(auc=value, low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)), members=len(pos), nonmembers=len(neg))
+    boot = [auc(pos[torch.randint(len(pos), (len(pos),), generator=g)],
+                neg[torch.randint(len(neg), (len(neg),), generator=g)]) for _ in range(n_boot)]
+    return dict(auc=value, low=float(np.percentile(boot, 2.5)), high=float(np.percentile(boot, 97.5)),
+                members=len(pos), nonmembers=len(neg))
 
 # %% ../nbs/06_report.ipynb #0e471d12
 def membership_auc(losses:dict, # {'members': per-image losses, 'nonmembers': ...} of the model under test
@@ -98,13 +96,16 @@ def membership_auc(losses:dict, # {'members': per-image losses, 'nonmembers': ..
     "Loss-threshold membership inference: AUC of the negated error separating members from non-members."
     return auc(-losses['members'], -losses['nonmembers'])
 
-def calibrated_membership(losses:dict, # the model under test's {'members', 'nonmembers'} losses (`image_losses`)
-                          reference:dict|None, # the same for the reference (the retrained model): never saw the private photos
+# %% ../nbs/06_report.ipynb #61884ae2
+def calibrated_membership(losses:dict, # the tested model's {'members', 'nonmembers'} losses (`image_losses`)
+                          reference:dict|None, # the same for the reference (retrained): never saw the private photos
                          ) -> dict: # `auc_interval` of the calibrated scores
     "Difficulty-calibrated membership inference: each image's error minus the reference model's on the same image."
-    if reference is None: raise ValueError("the calibrated membership audit needs a retrained reference model (retrained=...)")
+    if reference is None:
+        raise ValueError("the calibrated membership audit needs a retrained reference model (retrained=...)")
     for k in ('members', 'nonmembers'):
-        if len(losses[k]) != len(reference[k]): raise ValueError(f"{k}: {len(losses[k])} losses but {len(reference[k])} reference losses")
+        if len(losses[k]) != len(reference[k]):
+            raise ValueError(f"{k}: {len(losses[k])} losses but {len(reference[k])} reference losses")
     score = lambda k: -(losses[k] - reference[k])
     return auc_interval(score('members'), score('nonmembers'))
 
@@ -115,13 +116,20 @@ def membership_sets(forget_tasks:list[str], # the forgotten tasks
                    ) -> tuple: # (members, non-members) suites
     "Membership test sets: the forget type's training photos (members) and the test photos (non-members)."
     photos = photo_pools(bundled_split()[0], layout, forget_tasks)[task_type(forget_tasks[0])]
-    return make_suite(photos, forget_tasks, size=size, grid=grid, progress=False), bundled_suite('test', forget_tasks, size=size, grid=grid)
+    return (make_suite(photos, forget_tasks, size=size, grid=grid, progress=False),
+            bundled_suite('test', forget_tasks, size=size, grid=grid))
 
-# %% ../nbs/06_report.ipynb #6fce48e4
+# %% ../nbs/06_report.ipynb #5e2f554a
+def row_gain(results, tasks) -> float:
+    "Mean restoration gain over `tasks`."
+    return float(np.mean([results[t]['gain'] for t in tasks]))
+
+# %% ../nbs/06_report.ipynb #6be84647
 def _mean_gain(model, suite) -> float:
     r = evaluate(model, suite, progress=False)
     return row_gain(r, r.tasks)
 
+# %% ../nbs/06_report.ipynb #6fce48e4
 def relearn_steps(model:nn.Module, # the model to probe (not modified)
                   forget_set, # the forget set: (degraded, clean, task) items or a tensor pair
                   suite, # evaluation items of the forgotten tasks
@@ -131,7 +139,8 @@ def relearn_steps(model:nn.Module, # the model to probe (not modified)
                   lr:float=2e-4, batch_size:int=8, seed:int=0,
                  ) -> int|None: # steps to relearn (0: never forgot), None: not within `max_steps`
     "Fine-tuning steps on the forget set that bring the forgotten restoration back to the original's."
-    if every < 1 or max_steps < 0: raise ValueError(f"every must be >= 1 and max_steps >= 0, got {every} and {max_steps}")
+    if every < 1 or max_steps < 0:
+        raise ValueError(f"every must be >= 1 and max_steps >= 0, got {every} and {max_steps}")
     m = copy.deepcopy(model).train()
     x, y, _ = as_pairs(forget_set)
     dev = model_device(m)
@@ -156,29 +165,35 @@ def report_row(results, # `evaluate` Results of this model
     row['forget_gap'] = None if retrained is None else abs(row['forget']['mean'])
     return row
 
-# %% ../nbs/06_report.ipynb #37c31d89
+# %% ../nbs/06_report.ipynb #5ae13a63
 def _task_table(results, tasks) -> dict:
     return {t: {k: float(results[t][k]) for k in ('psnr', 'ssim', 'gain', 'input_psnr', 'psnr_se')} for t in tasks}
 
+# %% ../nbs/06_report.ipynb #3b3c74bb
 def _output_psnr(outs:list, ref:list, tasks:list) -> float:
     "Mean over tasks of the mean PSNR between two models' outputs on the same images."
     per = {}
-    for a, b, t in zip(outs, ref, tasks): per.setdefault(t, []).append(psnr(a.clamp(0, 1)[None], b.clamp(0, 1)[None]).item())
+    for a, b, t in zip(outs, ref, tasks):
+        per.setdefault(t, []).append(psnr(a.clamp(0, 1)[None], b.clamp(0, 1)[None]).item())
     return float(np.mean([np.mean(v) for v in per.values()]))
 
+# %% ../nbs/06_report.ipynb #bf48044a
 def _cost(history:dict, retrain:dict|None) -> dict:
     "Wall time and compute of one run, and their ratios to retraining."
     seconds, passes = history.get('seconds'), image_passes(history) if history else None
     ratio = lambda v, k: None if v is None or not retrain else v / retrain[k]
-    return dict(seconds=seconds, time_ratio=ratio(seconds, 'seconds'), image_passes=passes, compute=ratio(passes, 'passes'))
+    return dict(seconds=seconds, time_ratio=ratio(seconds, 'seconds'), image_passes=passes,
+                compute=ratio(passes, 'passes'))
 
 # %% ../nbs/06_report.ipynb #33aee198
 def _score_models(models:dict, suite, members, nonmembers, device, progress, tile=None) -> tuple:
-    "Each model's `evaluate` Results and outputs on the suite, once, and its membership losses: (results, outputs, losses)."
+    ("Each model's `evaluate` Results and outputs on the suite, once, and its membership losses: "
+     "(results, outputs, losses).")
     results, outputs, losses = {}, {}, {}
     for k, (m, _) in models.items():
         results[k] = evaluate(m, suite, device=device, progress=progress, outputs=outputs.setdefault(k, []), tile=tile)
-        if members is not None: losses[k] = dict(members=image_losses(m, members, device), nonmembers=image_losses(m, nonmembers, device))
+        if members is not None:
+            losses[k] = dict(members=image_losses(m, members, device), nonmembers=image_losses(m, nonmembers, device))
     return results, outputs, losses
 
 # %% ../nbs/06_report.ipynb #8d05d52c
@@ -189,7 +204,7 @@ def forgetting_report(original:nn.Module, # the trained model
                       forget_tasks, # forgotten tasks
                       members=None, nonmembers=None, # membership sets (`membership_sets`)
                       retrain:dict|None=None, # retraining's cost (`retrain_cost`)
-                      relearn_set=None, # the forget set: count each model's relearning steps on it (`relearn_steps`; a history's own `relearn_steps` is kept)
+                      relearn_set=None, # the forget set: count relearning steps on it (`relearn_steps`), unless known
                       device=None, progress:bool=True,
                       tile:int|None=None, # score in tiles of this side (`evaluate`); None: whole images
                      ) -> dict: # JSON-able report (plus 'results': name -> Results for plotting)
@@ -198,20 +213,24 @@ def forgetting_report(original:nn.Module, # the trained model
     missing = [t for t in forget_tasks if t not in suite.tasks]
     if missing: raise ValueError(f"forget task(s) {missing} not in the suite's tasks {list(suite.tasks)}")
     retain_tasks = [t for t in suite.tasks if t not in forget_tasks]
-    if not retain_tasks: raise ValueError(f"the test suite holds only the forgotten task(s) {forget_tasks}: add test data of the retained tasks (the retain change needs it)")
-    models = {'original': (original, {}), **({'retrained': (retrained, {'seconds': retrain and retrain['seconds']})} if retrained is not None else {})}
+    if not retain_tasks: raise ValueError(f"the test suite holds only the forgotten task(s) {forget_tasks}: "
+                                          "add test data of the retained tasks (the retain change needs it)")
+    models = {'original': (original, {}), **({'retrained': (retrained, {'seconds': retrain and retrain['seconds']})}
+                                             if retrained is not None else {})}
     models.update({k: v if isinstance(v, tuple) else (v, {}) for k, v in unlearned.items()})
     results, outputs, losses = _score_models(models, suite, members, nonmembers, device, progress, tile)
-    forget_suite, target_gain = suite.subset(forget_tasks), row_gain(results['original'], forget_tasks)
-    rows = {}
+    forget_suite, target_gain = suite.subset(forget_tasks), row_gain(results['original'], forget_tasks); rows = {}
     for k, (m, h) in models.items():
         row = report_row(results[k], results['original'], results.get('retrained'), forget_tasks, retain_tasks)
         row['tasks'] = _task_table(results[k], suite.tasks)
-        if retrained is not None: row['output_psnr_vs_retrained'] = _output_psnr(outputs[k], outputs['retrained'], suite.item_tasks)
+        if retrained is not None:
+            row['output_psnr_vs_retrained'] = _output_psnr(outputs[k], outputs['retrained'], suite.item_tasks)
         if members is not None: row['mia_auc'] = membership_auc(losses[k])
-        if members is not None and retrained is not None: row['mia_calibrated'] = calibrated_membership(losses[k], losses['retrained'])
-        if relearn_set is not None:
-            row['relearn_steps'] = h['relearn_steps'] if 'relearn_steps' in h else relearn_steps(m, relearn_set, forget_suite, target_gain)
+        if members is not None and retrained is not None:
+            row['mia_calibrated'] = calibrated_membership(losses[k], losses['retrained'])
+        if relearn_set is not None:   # a history's own `relearn_steps` is kept
+            row['relearn_steps'] = h['relearn_steps'] if 'relearn_steps' in h else relearn_steps(
+                m, relearn_set, forget_suite, target_gain)
         row.update(_cost(h, retrain))
         row.update({key: h[key] for key in ('stop_reason', 'stop_step', 'method') if key in h})
         row['images'] = [r['psnr'] for r in sorted(results[k].images, key=lambda r: r['index'])]
@@ -219,55 +238,60 @@ def forgetting_report(original:nn.Module, # the trained model
     return dict(forget_tasks=forget_tasks, retain_tasks=retain_tasks, retrain=retrain, image_names=list(suite.names),
                 image_tasks=list(suite.item_tasks), rows=rows, results=results)
 
-def row_gain(results, tasks) -> float:
-    "Mean restoration gain over `tasks`."
-    return float(np.mean([results[t]['gain'] for t in tasks]))
-
-# %% ../nbs/06_report.ipynb #4ce4bbc9
+# %% ../nbs/06_report.ipynb #7218b1fa
 def _fmt(v, spec='.2f'):
     return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
+# %% ../nbs/06_report.ipynb #b75b3ca0
 def _ci(d:dict|None, spec='+.2f') -> str:
     return '-' if d is None else f"{format(d['mean'], spec)} [{format(d['low'], spec)}, {format(d['high'], spec)}]"
 
+# %% ../nbs/06_report.ipynb #b454648d
 def _mia(r:dict) -> str:
     c = r.get('mia_calibrated')
     return '-' if c is None else f"{c['auc']:.3f} [{c['low']:.2f}, {c['high']:.2f}]"
 
+# %% ../nbs/06_report.ipynb #63ccb772
 def _relearn(r:dict) -> str:
     return '-' if 'relearn_steps' not in r else ('none' if r['relearn_steps'] is None else str(r['relearn_steps']))
 
+# %% ../nbs/06_report.ipynb #bdfc7d0c
 def report_markdown(report:dict) -> str:
     "Markdown tables of a `forgetting_report`."
     ft, rt, cost = report['forget_tasks'], report['retain_tasks'], report.get('retrain') or {}
     lines = [f"Forget: {', '.join(ft)}; retain: {', '.join(rt)}; retraining: {_fmt(cost.get('seconds'), '.0f')} s, "
              f"{_fmt(cost.get('passes'), '.0f')} image passes; {len(report['image_names'])} test images", '',
-             '| model | forget PSNR | forget gain | forget gap | unlearned - retrained on forget [95%] | retain change [95%] | median retain | worse images | '
+             '| model | forget PSNR | forget gain | forget gap | unlearned - retrained on forget [95%] | '
+             'retain change [95%] | median retain | worse images | '
              'out-PSNR vs retrained | MIA AUC | calibrated MIA [95%] | relearn steps | compute % | seconds | stop |',
              '|---|' + '---|' * 14]
     for k, r in report['rows'].items():
         pct = None if r.get('compute') is None else 100 * r['compute']
-        lines.append(f"| {k} | {_fmt(r['forget_psnr'])} | {_fmt(r['forget_gain'], '+.2f')} | {_fmt(r['forget_gap'])} | {_ci(r['forget'])} | "
-                     f"{_ci(r['retain'])} | {_fmt(r['retain']['median'], '+.2f')} | {100 * r['retain']['worse']:.0f}% | "
-                     f"{_fmt(r.get('output_psnr_vs_retrained'))} | {_fmt(r.get('mia_auc'), '.3f')} | {_mia(r)} | {_relearn(r)} | "
+        lines.append(f"| {k} | {_fmt(r['forget_psnr'])} | {_fmt(r['forget_gain'], '+.2f')} | {_fmt(r['forget_gap'])} | "
+                     f"{_ci(r['forget'])} | {_ci(r['retain'])} | {_fmt(r['retain']['median'], '+.2f')} | "
+                     f"{100 * r['retain']['worse']:.0f}% | {_fmt(r.get('output_psnr_vs_retrained'))} | "
+                     f"{_fmt(r.get('mia_auc'), '.3f')} | {_mia(r)} | {_relearn(r)} | "
                      f"{_fmt(pct, '.1f')} | {_fmt(r.get('seconds'), '.1f')} | {r.get('stop_reason', '')} |")
     tasks = ft + rt
     lines += ['', '| model | ' + ' | '.join(f'{t} PSNR (gain)' for t in tasks) + ' |', '|---|' + '---|' * len(tasks)]
     for k, r in report['rows'].items():
-        lines.append(f'| {k} | ' + ' | '.join(f"{r['tasks'][t]['psnr']:.2f} ({r['tasks'][t]['gain']:+.2f})" for t in tasks) + ' |')
+        lines.append(f'| {k} | '
+                     + ' | '.join(f"{r['tasks'][t]['psnr']:.2f} ({r['tasks'][t]['gain']:+.2f})" for t in tasks) + ' |')
     return '\n'.join(lines) + '\n' 
 
-# %% ../nbs/06_report.ipynb #d60f0ec5
+# %% ../nbs/06_report.ipynb #1ef8b488
 def _no_faster(steps, reference) -> bool:
     "Relearning in `steps` is no faster than in `reference` (None: not within the step budget)."
     return steps is None if reference is None else (steps is None or steps >= reference)
 
+# %% ../nbs/06_report.ipynb #0eb72b61
 def targets_table(report:dict, # from `forgetting_report`
                   targets:dict=TARGETS,
                  ) -> list[dict]: # one row per unlearned model: its numbers and which target each meets
-    """Judge every unlearned model of a report against the targets: forget gap, retain change and compute against `TARGETS`;
-    relearning no faster than the retrained model, and the calibrated membership interval holding its AUC, 0.5.
-    `psnr_and_compute`: the first three met; `all`: all five (a target the report did not measure counts as missed)."""
+    """Judge every unlearned model of a report against the targets: forget gap, retain change and compute against
+    `TARGETS`; relearning no faster than the retrained model, and the calibrated membership interval holding its AUC,
+    0.5. `psnr_and_compute`: the first three met; `all`: all five (a target the report did not measure counts as
+    missed)."""
     out, ref = [], report['rows'].get('retrained', {})
     for k, r in report['rows'].items():
         if k in ('original', 'retrained'): continue
@@ -275,25 +299,34 @@ def targets_table(report:dict, # from `forgetting_report`
         met = dict(forget_gap=r['forget_gap'] is not None and r['forget_gap'] <= targets['forget_gap'],
                    retain_change=r['retain_change'] >= targets['retain_change'],
                    compute=r.get('compute') is not None and r['compute'] <= targets['compute'],
-                   relearn='relearn_steps' in r and 'relearn_steps' in ref and _no_faster(r['relearn_steps'], ref['relearn_steps']),
+                   relearn='relearn_steps' in r and 'relearn_steps' in ref
+                           and _no_faster(r['relearn_steps'], ref['relearn_steps']),
                    membership=mia is not None and mia['low'] <= 0.5 <= mia['high'])
-        out.append(dict(model=k, forget_gap=r['forget_gap'], retain_change=r['retain_change'], retain_low=r['retain']['low'],
-                        retain_high=r['retain']['high'], compute=r.get('compute'), relearn_steps=r.get('relearn_steps'), membership=mia,
-                        met=met, psnr_and_compute=met['forget_gap'] and met['retain_change'] and met['compute'], all=all(met.values())))
+        out.append(dict(model=k, forget_gap=r['forget_gap'], retain_change=r['retain_change'],
+                        retain_low=r['retain']['low'], retain_high=r['retain']['high'], compute=r.get('compute'),
+                        relearn_steps=r.get('relearn_steps'), membership=mia, met=met,
+                        psnr_and_compute=met['forget_gap'] and met['retain_change'] and met['compute'],
+                        all=all(met.values())))
     return out
 
+# %% ../nbs/06_report.ipynb #14483b7b
 def targets_markdown(rows:list[dict], targets:dict=TARGETS) -> str:
     "`targets_table` rows as markdown."
-    lines = [f"| model | forget gap (<= {targets['forget_gap']}) | retain change [95%] (>= {targets['retain_change']}) | "
-             f"compute % (<= {100 * targets['compute']:.0f}) | meets these three | relearn steps (no faster than retrained) | "
+    lines = [f"| model | forget gap (<= {targets['forget_gap']}) | "
+             f"retain change [95%] (>= {targets['retain_change']}) | "
+             f"compute % (<= {100 * targets['compute']:.0f}) | meets these three | "
+             "relearn steps (no faster than retrained) | "
              "calibrated MIA [95%] (holds 0.5) | meets all |", '|---|' + '---|' * 7]
     yes = lambda b: 'yes' if b else '**no**'
     for r in rows:
         pct = None if r['compute'] is None else 100 * r['compute']
-        lines.append(f"| {r['model']} | {_fmt(r['forget_gap'])} ({yes(r['met']['forget_gap'])}) | {r['retain_change']:+.2f} "
-                     f"[{r['retain_low']:+.2f}, {r['retain_high']:+.2f}] ({yes(r['met']['retain_change'])}) | "
-                     f"{_fmt(pct, '.1f')} ({yes(r['met']['compute'])}) | {yes(r['psnr_and_compute'])} | {_relearn(r)} ({yes(r['met']['relearn'])}) | "
-                     f"{_mia(dict(mia_calibrated=r['membership']))} ({yes(r['met']['membership'])}) | {yes(r['all'])} |")
+        lines.append(f"| {r['model']} | {_fmt(r['forget_gap'])} ({yes(r['met']['forget_gap'])}) | "
+                     f"{r['retain_change']:+.2f} [{r['retain_low']:+.2f}, {r['retain_high']:+.2f}] "
+                     f"({yes(r['met']['retain_change'])}) | "
+                     f"{_fmt(pct, '.1f')} ({yes(r['met']['compute'])}) | {yes(r['psnr_and_compute'])} | "
+                     f"{_relearn(r)} ({yes(r['met']['relearn'])}) | "
+                     f"{_mia(dict(mia_calibrated=r['membership']))} ({yes(r['met']['membership'])}) | "
+                     f"{yes(r['all'])} |")
     return '\n'.join(lines) + '\n' 
 
 # %% ../nbs/06_report.ipynb #1d89fb59
@@ -304,16 +337,18 @@ def seed_summary(rows:list[dict], # report rows of one recipe run with different
     out = {}
     for k in keys:
         v = np.array([r[k] for r in rows if r.get(k) is not None], dtype=float)
-        if len(v): out[k] = dict(mean=float(v.mean()), std=float(v.std(ddof=1)) if len(v) > 1 else 0.0, min=float(v.min()), max=float(v.max()), n=len(v))
+        if len(v): out[k] = dict(mean=float(v.mean()), std=float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                                 min=float(v.min()), max=float(v.max()), n=len(v))
     return out
 
-# %% ../nbs/06_report.ipynb #4c8d5aed
+# %% ../nbs/06_report.ipynb #ceb616be
 def _without_results(o):
     "The report without its in-memory `Results` objects (their numbers are in the rows)."
     if isinstance(o, dict): return {k: _without_results(v) for k, v in o.items() if k != 'results'}
     if isinstance(o, (list, tuple)): return [_without_results(v) for v in o]
     return o
 
+# %% ../nbs/06_report.ipynb #4c8d5aed
 def save_report(report:dict, # from `forgetting_report` (may carry extra keys)
                 path, # JSON path; the markdown goes next to it with suffix .md
                 overwrite:bool=False,
@@ -322,7 +357,8 @@ def save_report(report:dict, # from `forgetting_report` (may carry extra keys)
     "Save a report as JSON and markdown, atomically."
     path = Path(path)
     md = report_markdown(report) if markdown is None else markdown
-    return save_json(_without_results(report), path, overwrite), atomic_write(path.with_suffix('.md'), lambda p: p.write_text(md), overwrite)
+    return (save_json(_without_results(report), path, overwrite),
+            atomic_write(path.with_suffix('.md'), lambda p: p.write_text(md), overwrite))
 
 # %% ../nbs/06_report.ipynb #9f892b52
 def row_results(report:dict, # a saved `forgetting_report` (its JSON)
@@ -333,6 +369,19 @@ def row_results(report:dict, # a saved `forgetting_report` (its JSON)
     images = report['rows'][name]['images']
     return Results({}, [dict(index=i, task=t, psnr=v) for i, (t, v) in enumerate(zip(report['image_tasks'], images))])
 
+
+# %% ../nbs/06_report.ipynb #98cab67d
+def _labelled(grid:Tensor, columns:list, rows:list):
+    "A matplotlib figure of `grid` with column and row labels."
+    import matplotlib.pyplot as plt
+    h, w = grid.shape[1:]
+    fig, ax = plt.subplots(figsize=(1.6 * len(columns), 1.6 * len(rows) + 0.4), dpi=120)
+    ax.imshow(grid.permute(1, 2, 0).numpy())
+    ax.set_xticks([(i + 0.5) * w / len(columns) for i in range(len(columns))], columns)
+    ax.set_yticks([(i + 0.5) * h / len(rows) for i in range(len(rows))], rows)
+    ax.xaxis.tick_top(); ax.tick_params(length=0); [s.set_visible(False) for s in ax.spines.values()]
+    fig.tight_layout(); plt.close(fig)
+    return fig
 
 # %% ../nbs/06_report.ipynb #bf294951
 def forgetting_grid(models:dict, # name -> model (columns, in order)
@@ -350,20 +399,10 @@ def forgetting_grid(models:dict, # name -> model (columns, in order)
         with torch.no_grad(): outs = [m.eval()(x[None].to(model_device(m)))[0].cpu() for m in models.values()]
         rows += [x, *outs, y]
     grid = make_grid([r.clamp(0, 1) for r in rows], nrow=len(models) + 2, padding=2, pad_value=1)
-    if path is not None: atomic_write(path, lambda p: _labelled(grid, ['input', *models, 'clean'], tasks).savefig(p, format='png'), overwrite)
+    if path is not None:
+        atomic_write(path, lambda p: _labelled(grid, ['input', *models, 'clean'], tasks).savefig(p, format='png'),
+                     overwrite)
     return grid
-
-def _labelled(grid:Tensor, columns:list, rows:list):
-    "A matplotlib figure of `grid` with column and row labels."
-    import matplotlib.pyplot as plt
-    h, w = grid.shape[1:]
-    fig, ax = plt.subplots(figsize=(1.6 * len(columns), 1.6 * len(rows) + 0.4), dpi=120)
-    ax.imshow(grid.permute(1, 2, 0).numpy())
-    ax.set_xticks([(i + 0.5) * w / len(columns) for i in range(len(columns))], columns)
-    ax.set_yticks([(i + 0.5) * h / len(rows) for i in range(len(rows))], rows)
-    ax.xaxis.tick_top(); ax.tick_params(length=0); [s.set_visible(False) for s in ax.spines.values()]
-    fig.tight_layout(); plt.close(fig)
-    return fig
 
 # %% ../nbs/06_report.ipynb #cb894309
 def plot_changes(report:dict, # from `forgetting_report` (or its saved JSON)
@@ -371,7 +410,8 @@ def plot_changes(report:dict, # from `forgetting_report` (or its saved JSON)
                  path=None, overwrite:bool=False,
                  against:str='original', # the reference row
                 ):
-    "Per-image PSNR change against `against`, per task and model: one dot per image, the mean as a bar, the median as a tick."
+    ("Per-image PSNR change against `against`, per task and model: one dot per image, the mean as a bar, "
+     "the median as a tick.")
     import matplotlib.pyplot as plt
     tasks, ref = report['image_tasks'], report['rows'][against]['images']
     order = list(dict.fromkeys(tasks))
@@ -391,7 +431,7 @@ def plot_changes(report:dict, # from `forgetting_report` (or its saved JSON)
     if path is not None: atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=120), overwrite)
     return fig
 
-# %% ../nbs/06_report.ipynb #7430ae60
+# %% ../nbs/06_report.ipynb #5f4adc9f
 def _relearn_panel(ax, shown:list, colour, budget:int, targets:dict):
     "Compute vs relearning steps, one numbered dot per run; a run not relearnt within `budget` steps sits above it."
     for n, p in enumerate(shown, 1):
@@ -402,44 +442,54 @@ def _relearn_panel(ax, shown:list, colour, budget:int, targets:dict):
     ax.axvline(100 * targets['compute'], ls='--', c='grey'); ax.axhline(budget, ls=':', c='k', lw=0.8)
     ax.set_xscale('log'); ax.set_ylim(0, budget * 1.3)
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5))); ax.xaxis.set_major_formatter(FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.text(0.01, budget * 1.2, f'the retrained model: not relearnt within {budget} steps (triangles: neither)', fontsize=7, transform=ax.get_yaxis_transform())
-    ax.set_xlabel('compute, % of retraining (image passes)'); ax.set_ylabel('fine-tuning steps to relearn the forgotten task')
+    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5))); ax.xaxis.set_major_formatter(FormatStrFormatter('%g'))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.text(0.01, budget * 1.2, f'the retrained model: not relearnt within {budget} steps (triangles: neither)',
+            fontsize=7, transform=ax.get_yaxis_transform())
+    ax.set_xlabel('compute, % of retraining (image passes)')
+    ax.set_ylabel('fine-tuning steps to relearn the forgotten task')
     ax.set_title('Relearning vs compute')
 
-def plot_frontier(points:list, # dicts with name, forget_gap, retain_change (optional: group, retain_low/high, compute and relearn_steps)
+# %% ../nbs/06_report.ipynb #7430ae60
+def plot_frontier(points:list, # name, forget_gap, retain_change (+ group, retain_low/high, compute, relearn_steps)
                   path=None, # save the figure (atomically) when given
                   overwrite:bool=False, # replace an existing `path`?
                   targets:dict=TARGETS,
                   relearn_budget:int=100, # the step budget of `relearn_steps`: where 'not relearnt' is drawn
                  ):
-    "Scatter forget gap vs retain change for every method/setting, the target region shaded; with compute and relearning steps, a second panel of those."
-    import matplotlib.pyplot as plt
-    gap_target, retain_target = targets['forget_gap'], targets['retain_change']
+    ("Scatter forget gap vs retain change for every method/setting, the target region shaded; "
+     "with compute and relearning steps, a second panel of those.")
+    import matplotlib.pyplot as plt; gap_target, retain_target = targets['forget_gap'], targets['retain_change']
     shown = [p for p in points if p['forget_gap'] is not None]
     relearn = any(p.get('compute') is not None and 'relearn_steps' in p for p in shown)
-    fig, (ax, *second, key) = plt.subplots(1, 2 + relearn, figsize=(17 if relearn else 11, max(5.5, 0.12 * len(shown))),   # the key's lines fit
-                                           gridspec_kw=dict(width_ratios=(3, 2.4, 1.4) if relearn else (3, 1.4)))
-    groups = sorted({p.get('group', p['name']) for p in shown})
-    cmap = plt.get_cmap('tab10')
+    fig, (ax, *second, key) = plt.subplots(
+        1, 2 + relearn, figsize=(17 if relearn else 11, max(5.5, 0.12 * len(shown))),   # the key's lines fit
+        gridspec_kw=dict(width_ratios=(3, 2.4, 1.4) if relearn else (3, 1.4)))
+    groups = sorted({p.get('group', p['name']) for p in shown}); cmap = plt.get_cmap('tab10')
     for i, g in enumerate(groups):   # points are numbered; the key beside the plot names them (names would overlap)
         ps = [(n, p) for n, p in enumerate(shown, 1) if p.get('group', p['name']) == g]
-        ax.errorbar([p['forget_gap'] for _, p in ps], [p['retain_change'] for _, p in ps], fmt='o', color=cmap(i % 10), label=g,
-                    yerr=[[p['retain_change'] - p.get('retain_low', p['retain_change']) for _, p in ps],
-                          [p.get('retain_high', p['retain_change']) - p['retain_change'] for _, p in ps]], elinewidth=0.6, capsize=2)
-        for n, p in ps: ax.annotate(str(n), (p['forget_gap'], p['retain_change']), fontsize=7, xytext=(3, 3), textcoords='offset points')
-    key.axis('off')
-    key.text(0, 1, '\n'.join(f"{n:>2}. {p['name']}" for n, p in enumerate(shown, 1)), va='top', fontsize=7, transform=key.transAxes)
+        ax.errorbar([p['forget_gap'] for _, p in ps], [p['retain_change'] for _, p in ps], fmt='o', color=cmap(i % 10),
+                    label=g, yerr=[[p['retain_change'] - p.get('retain_low', p['retain_change']) for _, p in ps],
+                                   [p.get('retain_high', p['retain_change']) - p['retain_change'] for _, p in ps]],
+                    elinewidth=0.6, capsize=2)
+        for n, p in ps: ax.annotate(str(n), (p['forget_gap'], p['retain_change']), fontsize=7, xytext=(3, 3),
+                                    textcoords='offset points')
+    key.axis('off'); key.text(0, 1, '\n'.join(f"{n:>2}. {p['name']}" for n, p in enumerate(shown, 1)), va='top',
+                              fontsize=7, transform=key.transAxes)
     ax.axhline(retain_target, ls='--', c='grey'); ax.axvline(gap_target, ls='--', c='grey')
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    ax.fill_between([min(x0, 0), gap_target], retain_target, max(y1, retain_target + 0.1), color='green', alpha=0.08, label='target region')
+    ax.fill_between([min(x0, 0), gap_target], retain_target, max(y1, retain_target + 0.1), color='green', alpha=0.08,
+                    label='target region')
     ax.set_xlim(min(x0, 0), max(x1, gap_target * 1.1)); ax.set_ylim(min(y0, retain_target - 0.1), max(y1, 0.1))
     ax.set_xlabel('forget gap |PSNR unlearned - retrained| on forgotten tasks (dB, lower is better)')
     ax.set_ylabel('retain change, 95% interval: PSNR unlearned - original (dB)')
     ax.set_title('Forgetting trade-off frontier'); ax.legend(fontsize=7)
-    if relearn: _relearn_panel(second[0], shown, lambda p: cmap(groups.index(p.get('group', p['name'])) % 10), relearn_budget, targets)
+    if relearn:
+        _relearn_panel(second[0], shown, lambda p: cmap(groups.index(p.get('group', p['name'])) % 10), relearn_budget,
+                       targets)
     fig.tight_layout(); plt.close(fig)
-    if path is not None: atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=120, bbox_inches='tight'), overwrite)
+    if path is not None:
+        atomic_write(path, lambda p: fig.savefig(p, format='png', dpi=120, bbox_inches='tight'), overwrite)
     return fig
 
 # %% ../nbs/06_report.ipynb #52f9d3e2
@@ -453,7 +503,52 @@ def report_figures(report:dict, # from `forgetting_report`
     paths = [folder / n for n in ('psnr.png', 'gain.png', 'grid.png', 'changes.png')]
     for p in paths:
         refuse_existing(p, overwrite)
-    for metric, p in zip(('psnr', 'gain'), paths): plot_results(report['results'], metric, p, overwrite, title=f'{metric} per task')
+    for metric, p in zip(('psnr', 'gain'), paths):
+        plot_results(report['results'], metric, p, overwrite, title=f'{metric} per task')
     forgetting_grid(models, suite, tasks, paths[2], overwrite)
     plot_changes(report, [k for k in report['rows'] if k != 'original'], paths[3], overwrite)
     return paths
+
+# %% ../nbs/06_report.ipynb #135583b1
+def task_pairs(photos, # clean photos (`Photo`s)
+               task:str, # the degradation
+               patch:int=48, n:int=32, seed:int=3, # n patches of this size, seeded
+              ) -> tuple: # (degraded, clean) tensors
+    "n seeded patches of `photos` degraded with `task`: a probe of one task."
+    return as_pairs(PatchDataset(photos, [task], patch_size=patch, length=n, seed=seed))[:2]
+
+# %% ../nbs/06_report.ipynb #c084b90f
+def gradient_alignment(model:nn.Module, photos, forget_task:str, tasks, # the model, probe photos, the tasks compared
+                       patch:int=48, n:int=32) -> dict: # task -> cosine
+    "Cosine between the L1 gradient on `forget_task` and on each of `tasks`, at the model's weights."
+    grad = lambda t: flat_gradient(model, F.l1_loss(model((xy := task_pairs(photos, t, patch, n))[0]), xy[1]))
+    gf = grad(forget_task)
+    return {t: F.cosine_similarity(gf, grad(t), dim=0).item() for t in tasks}
+
+# %% ../nbs/06_report.ipynb #3a7e9f93
+def forget_term_alignment(model:nn.Module, photos, forget_task:str, tasks, # as `gradient_alignment`
+                          kinds=('ascent', 'pass-through'), # forget terms (`forgetting.unlearn.forget_term`)
+                          patch:int=48, n:int=32) -> dict: # kind -> task -> cosine
+    "Cosine between the gradient of each forget term on `forget_task` and the L1 gradient of each of `tasks`."
+    xf, yf = task_pairs(photos, forget_task, patch, n)
+    gt = {t: flat_gradient(model, F.l1_loss(model((xy := task_pairs(photos, t, patch, n))[0]), xy[1])) for t in tasks}
+    term = lambda k: flat_gradient(model, forget_term(model(xf), xf, yf, k))
+    return {k: {t: F.cosine_similarity(g_k, g, dim=0).item() for t, g in gt.items()}
+            for k in kinds for g_k in [term(k)]}
+
+# %% ../nbs/06_report.ipynb #6975dd3c
+def layer_changes(model:nn.Module, original:nn.Module, top:int=5) -> dict: # name -> ||theta - theta0|| / ||theta0||
+    "The parameter tensors that moved most, relative to their size: where the unlearning went."
+    ref = dict(original.named_parameters())
+    ch = {k: ((p - ref[k]).norm() / (ref[k].norm() + 1e-12)).item() for k, p in model.named_parameters()}
+    return dict(sorted(ch.items(), key=lambda kv: -kv[1])[:top])
+
+# %% ../nbs/06_report.ipynb #e1ab0a2e
+def group_changes(model:nn.Module, original:nn.Module) -> dict: # top-level module -> relative change
+    "Relative change ||theta - theta0|| / ||theta0|| of each top-level module (patch_embed, encoder_level1, ...)."
+    ref, num, den = dict(original.named_parameters()), {}, {}
+    for k, p in model.named_parameters():
+        g = k.split('.')[0]
+        num[g] = num.get(g, 0.0) + ((p - ref[k]) ** 2).sum().item()
+        den[g] = den.get(g, 0.0) + (ref[k] ** 2).sum().item()
+    return {g: (num[g] / max(den[g], 1e-24)) ** 0.5 for g in num}

@@ -15,10 +15,13 @@ from torch import nn, Tensor
 from torch.utils.data import Dataset, DataLoader
 from fastprogress.fastprogress import progress_bar
 import matplotlib.pyplot as plt
-from .data import TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite, forget_retain, photo_pools, check_tasks
-from .evaluate import evaluate, Results, default_device, model_device, atomic_write, atomic_write_all, refuse_existing, json_writer, save_json, load_json
+from .data import (TASKS, LAYOUTS, SUITE_GRID, PatchDataset, Photo, bundled_split, bundled_suite,
+                             forget_retain, photo_pools, check_tasks)
+from .evaluate import (evaluate, Results, default_device, model_device, atomic_write, atomic_write_all,
+                                 refuse_existing, json_writer, save_json, load_json)
 from .model import read_checkpoint
-from .distributed import shard_config, check_ranks, rank_info, rank_device, ddp_model, mean_over_ranks, broadcast
+from .distributed import (shard_config, check_ranks, rank_info, rank_device, ddp_model, mean_over_ranks,
+                                    broadcast)
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'CHECKPOINT_FORMAT', 'RELEASE_RECIPE', 'RELEASE_BARS', 'TrainConfig', 'check_field', 'lr_factor',
@@ -34,6 +37,7 @@ _all_ = ['default_device']
 # %% ../nbs/02_train.ipynb #60a94568
 RUN_KEYS = ('device', 'amp', 'val_every', 'save_every', 'num_workers')  # may change when a run is resumed
 
+# %% ../nbs/02_train.ipynb #04b6aa96
 @dataclass
 class TrainConfig:
     "Hyper-parameters of one training run."
@@ -53,27 +57,16 @@ class TrainConfig:
     val_every:int = 0 # validate every n steps (0 = only at the end); needs a `val_suite`
     save_every:int = 0 # checkpoint every n steps (0 = only at the end)
     num_workers:int = 0 # DataLoader worker processes preparing batches
-    layout:str = 'shared' # 'shared': every task cuts the same photos; 'pools': each degradation type its own (`forgetting.data.type_pools`)
+    # 'shared': every task cuts the same photos; 'pools': each degradation type its own (`forgetting.data.type_pools`)
+    layout:str = 'shared'
 
     def __post_init__(self):
         self.tasks = list(self.tasks)
-        for k in ('steps', 'batch_size', 'patch_size'): _check_int(self, k, 1)
-        for k in ('seed', 'val_every', 'save_every', 'num_workers'): _check_int(self, k, 0)
-        if self.warmup is not None: _check_int(self, 'warmup', 0)
-        for k in ('balance', 'amp'): check_field(self, k, bool)
-        for k in ('lr', 'min_lr', 'weight_decay'): check_field(self, k, float)
-        if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.min_lr <= self.lr: raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr}")
-        if self.weight_decay < 0: raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.grad_clip is not None and not self.grad_clip > 0: raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
-        check_tasks(self.tasks, unique=True)
-        if self.layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {self.layout!r}")
-        if self.device != 'auto':
-            try: torch.device(self.device)
-            except RuntimeError: raise ValueError(f"device {self.device!r} is not a torch device (e.g. 'auto', 'cpu', 'cuda:0')") from None
+        _check_config(self)
 
     @property
-    def warmup_steps(self) -> int: return round(0.05 * self.steps) if self.warmup is None else min(self.warmup, self.steps)
+    def warmup_steps(self) -> int:
+        return round(0.05 * self.steps) if self.warmup is None else min(self.warmup, self.steps)
     def to_dict(self) -> dict: return asdict(self)
 
     @classmethod
@@ -95,6 +88,7 @@ def _is(v, kind:type) -> bool:
 # %% ../nbs/02_train.ipynb #c542b72e
 _KINDS = {bool: 'true or false', int: 'an integer', float: 'a finite number', str: 'a string'}
 
+# %% ../nbs/02_train.ipynb #a57b0c54
 def check_field(cfg, # a config object (dataclass)
                 key:str, # the field
                 kind:type=float, # bool, int, float (finite) or str
@@ -110,10 +104,32 @@ def check_field(cfg, # a config object (dataclass)
     if choices is not None: ok, what = v in choices, f"one of {list(choices)}"
     else:
         ok = _is(v, kind) and (low is None or v >= low) and (high is None or v <= high) and (above is None or v > above)
-        what = _KINDS[kind] + ''.join(f" {op} {b}" for op, b in (('>=', low), ('>', above), ('<=', high)) if b is not None)
+        what = _KINDS[kind] + ''.join(f" {op} {b}" for op, b in (('>=', low), ('>', above), ('<=', high))
+                                      if b is not None)
     if not ok: raise ValueError(f"{key} must be {what}{' or None' if none else ''}, got {v!r}")
 
+# %% ../nbs/02_train.ipynb #115228c5
 def _check_int(cfg, key:str, low:int): check_field(cfg, key, int, low)
+
+# %% ../nbs/02_train.ipynb #5ec41c2c
+def _check_config(self:TrainConfig):
+    "Refuse a field of the wrong kind or outside its range (`TrainConfig.__post_init__`)."
+    for k in ('steps', 'batch_size', 'patch_size'): _check_int(self, k, 1)
+    for k in ('seed', 'val_every', 'save_every', 'num_workers'): _check_int(self, k, 0)
+    if self.warmup is not None: _check_int(self, 'warmup', 0)
+    for k in ('balance', 'amp'): check_field(self, k, bool)
+    for k in ('lr', 'min_lr', 'weight_decay'): check_field(self, k, float)
+    if not self.lr > 0: raise ValueError(f"lr must be > 0, got {self.lr}")
+    if not 0 <= self.min_lr <= self.lr: raise ValueError(f"min_lr must be in [0, lr={self.lr}], got {self.min_lr}")
+    if self.weight_decay < 0: raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+    if self.grad_clip is not None and not self.grad_clip > 0:
+        raise ValueError(f"grad_clip must be > 0 or None, got {self.grad_clip}")
+    check_tasks(self.tasks, unique=True)
+    if self.layout not in LAYOUTS: raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {self.layout!r}")
+    if self.device != 'auto':
+        try: torch.device(self.device)
+        except RuntimeError:
+            raise ValueError(f"device {self.device!r} is not a torch device (e.g. 'auto', 'cpu', 'cuda:0')") from None
 
 # %% ../nbs/02_train.ipynb #9370b59a
 def lr_factor(step:int, # optimiser step, 0-based
@@ -130,14 +146,17 @@ def _seed(*keys:int) -> int:
     "A well-mixed 63-bit seed from integer keys."
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
+# %% ../nbs/02_train.ipynb #427dc6d4
 def patch_datasets(photos:list[Photo]|dict[str,list[Photo]], # clean training photos, or per-type pools (type -> photos)
                    config:TrainConfig,
                    world_size:int=1, # number of processes drawing batches
                   ) -> dict[str, PatchDataset]: # task -> its patch dataset
-    "One `PatchDataset` per training task, cut from its type's photos (`config.layout`), long enough for every slot of the run."
+    ("One `PatchDataset` per training task, cut from its type's photos (`config.layout`), "
+     "long enough for every slot of the run.")
     pools = photo_pools(photos, config.layout, config.tasks)
     n = config.steps * config.batch_size * world_size
-    return {t: PatchDataset(pools[TASKS[t]], [t], patch_size=config.patch_size, length=n, seed=_seed(config.seed, list(TASKS).index(t)))
+    return {t: PatchDataset(pools[TASKS[t]], [t], patch_size=config.patch_size, length=n,
+                            seed=_seed(config.seed, list(TASKS).index(t)))
             for t in config.tasks}
 
 # %% ../nbs/02_train.ipynb #7cc410f6
@@ -148,6 +167,7 @@ def tasks_for_step(step:int, config:TrainConfig, rank:int=0, world_size:int=1) -
     if config.balance: return [config.tasks[(first + j) % T] for j in range(B)]
     return [config.tasks[(int(np.random.default_rng(_seed(config.seed, first + j, 1)).integers(T)))] for j in range(B)]
 
+# %% ../nbs/02_train.ipynb #329050bb
 def batch_for_step(datasets:dict[str, PatchDataset], # from `patch_datasets`
                    step:int, # optimiser step, 0-based
                    config:TrainConfig,
@@ -167,9 +187,12 @@ class StepBatches(Dataset):
     def __init__(self, datasets:dict[str, PatchDataset], config:TrainConfig, start:int=0, rank:int=0, world_size:int=1):
         self.datasets, self.config, self.start, self.rank, self.world_size = datasets, config, start, rank, world_size
     def __len__(self) -> int: return self.config.steps - self.start
-    def __getitem__(self, i:int): return batch_for_step(self.datasets, self.start + i, self.config, self.rank, self.world_size)
+    def __getitem__(self, i:int):
+        return batch_for_step(self.datasets, self.start + i, self.config, self.rank, self.world_size)
 
-def step_loader(datasets:dict[str, PatchDataset], config:TrainConfig, start:int=0, rank:int=0, world_size:int=1) -> DataLoader:
+# %% ../nbs/02_train.ipynb #ce3b2487
+def step_loader(datasets:dict[str, PatchDataset], config:TrainConfig,
+                start:int=0, rank:int=0, world_size:int=1) -> DataLoader:
     "Batches of steps `start..steps-1` in order; never touches the global RNG (own generator)."
     return DataLoader(StepBatches(datasets, config, start, rank, world_size), batch_size=None, shuffle=False,
                       num_workers=config.num_workers, pin_memory=torch.cuda.is_available(),
@@ -180,11 +203,14 @@ def resolve_device(device:str|torch.device) -> torch.device:
     "'auto' -> `default_device()`, else `torch.device(device)`."
     return default_device() if str(device) == 'auto' else torch.device(device)
 
+# %% ../nbs/02_train.ipynb #64f5ea49
 def _amp_dtype(config:TrainConfig, device:torch.device) -> torch.dtype|None:
-    "The autocast dtype on CUDA when `config.amp`: bf16 on GPUs with native bf16 (compute capability 8+), else fp16; None = full precision."
+    ("The autocast dtype on CUDA when `config.amp`: bf16 on GPUs with native bf16 (compute capability 8+), "
+     "else fp16; None = full precision.")
     if not (config.amp and device.type == 'cuda'): return None
     return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
 
+# %% ../nbs/02_train.ipynb #8a7b13ec
 def make_optimizer(model:nn.Module, config:TrainConfig,
                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR, torch.amp.GradScaler]:
     "AdamW + warm-up/cosine `LambdaLR` + a `GradScaler` (enabled only for fp16 autocast)."
@@ -211,7 +237,8 @@ def train_step(model:nn.Module, # in train mode, on its device
         out = model(degraded)
     loss = F.l1_loss(out.float(), clean)
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss is {loss.item()} at step {step} (tasks {sorted(set(batch[2]))}); lower lr or set grad_clip")
+        raise FloatingPointError(f"loss is {loss.item()} at step {step} (tasks {sorted(set(batch[2]))}); "
+                                 "lower lr or set grad_clip")
     opt.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
     if config.grad_clip:
@@ -225,10 +252,12 @@ def train_step(model:nn.Module, # in train mode, on its device
 # %% ../nbs/02_train.ipynb #9294541c
 CHECKPOINT_FORMAT = 'forgetting.train/1'
 
+# %% ../nbs/02_train.ipynb #5d39fda1
 def _bare(model:nn.Module) -> nn.Module:
     "The module inside a DDP/DataParallel wrapper."
     return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
 
+# %% ../nbs/02_train.ipynb #8b6b57c8
 def model_spec(model:nn.Module) -> dict|None:
     "How to rebuild the architecture: `model.spec`, else a `{'name': ...}` dict in `model.config`, else None."
     m = _bare(model)
@@ -236,8 +265,10 @@ def model_spec(model:nn.Module) -> dict|None:
     if spec is None and isinstance(getattr(m, 'config', None), Mapping) and 'name' in m.config: spec = m.config
     if spec is None: return None
     try: return json.loads(json.dumps(dict(spec)))
-    except (TypeError, ValueError) as e: raise ValueError(f"model spec {spec!r} must be a JSON-like dict: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model spec {spec!r} must be a JSON-like dict: {e}") from None
 
+# %% ../nbs/02_train.ipynb #3ac0b90a
 def cpu_state_dict(model:nn.Module) -> dict[str, Tensor]:
     "The model's weights as CPU tensors (unwrapping DDP)."
     return {k: v.detach().cpu().clone() for k, v in _bare(model).state_dict().items()}
@@ -248,19 +279,23 @@ def rng_state() -> dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
     py = random.getstate()
     state = {'torch': torch.get_rng_state(),
-             'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss), 'gauss': float(gauss)},
+             'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss),
+                       'gauss': float(gauss)},
              'python': [py[0], list(py[1]), py[2]]}
     if torch.cuda.is_available(): state['cuda'] = torch.cuda.get_rng_state_all()
     return state
 
+# %% ../nbs/02_train.ipynb #7f399e70
 def set_rng_state(state:dict):
     "Restore what `rng_state` returned."
     torch.set_rng_state(state['torch'])
     n = state['numpy']
     np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
     random.setstate((state['python'][0], tuple(state['python'][1]), state['python'][2]))
-    if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'][:torch.cuda.device_count()])  # a run saved with more GPUs
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'][:torch.cuda.device_count()])  # a run saved with more GPUs
 
+# %% ../nbs/02_train.ipynb #0b3a9d47
 def seed_everything(seed:int):
     "Seed Python, numpy and torch (all devices)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
@@ -270,11 +305,13 @@ def save_checkpoint(path:str|Path, state:dict, overwrite:bool=False) -> Path:
     "`torch.save` `state` atomically; refuse to replace an existing file unless `overwrite`."
     return atomic_write(path, lambda p: torch.save(state, p), overwrite)
 
+# %% ../nbs/02_train.ipynb #028d6add
 def load_checkpoint(path:str|Path, # a state file
                     fmt:str=CHECKPOINT_FORMAT, # the `format` it must carry (unlearning keeps its state in its own)
                     kind:str='training checkpoint of forgetting.train', # what it is, for messages
                    ) -> dict:
-    "Load a training checkpoint written by `train` (or another state file of format `fmt`): weights only, onto the CPU; clear errors for other files."
+    ("Load a training checkpoint written by `train` (or another state file of format `fmt`): "
+     "weights only, onto the CPU; clear errors for other files.")
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"no checkpoint at {path}")
     state = read_checkpoint(path)   # weights only, with our one-line errors (never torch's advice to load unsafely)
@@ -282,29 +319,36 @@ def load_checkpoint(path:str|Path, # a state file
         raise ValueError(f"{path} is not a {kind} (no format {fmt!r})")
     return state
 
+# %% ../nbs/02_train.ipynb #bad71bbf
 def load_model_state(model:nn.Module, state:dict, source:str|Path):
     "Load `state['state_dict']` into `model`; mismatched architecture -> error naming `source`."
     saved, here = state.get('model_spec'), model_spec(model)
     if saved is not None and here is not None and saved != here:
         raise ValueError(f"{source} holds a model {saved}, but the model given is {here}")
     try: _bare(model).load_state_dict(state['state_dict'])
-    except RuntimeError as e: raise ValueError(f"{source} does not fit this {type(_bare(model)).__name__}: {e}") from None
+    except RuntimeError as e:
+        raise ValueError(f"{source} does not fit this {type(_bare(model)).__name__}: {e}") from None
 
 # %% ../nbs/02_train.ipynb #1fcb57c7
 def _new_history() -> dict: return {'step': [], 'loss': [], 'lr': [], 'val': [], 'seconds': 0.0}
 
+# %% ../nbs/02_train.ipynb #40d613a1
 def _run_config(config:TrainConfig|None, resume) -> tuple[TrainConfig, dict|None]:
-    "The run's config and the checkpoint's state (None for a new run): when resuming, `config` may differ only in `RUN_KEYS`."
+    ("The run's config and the checkpoint's state (None for a new run): "
+     "when resuming, `config` may differ only in `RUN_KEYS`.")
     state = load_checkpoint(resume) if resume is not None else None
-    if state is None and not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if state is None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if state is None: return config, None
     saved = TrainConfig.from_dict(state['config'])
     if config is None: return saved, state
-    diff = {k: (v, getattr(config, k)) for k, v in asdict(saved).items() if k not in RUN_KEYS and getattr(config, k) != v}
+    diff = {k: (v, getattr(config, k)) for k, v in asdict(saved).items()
+            if k not in RUN_KEYS and getattr(config, k) != v}
     if diff: raise ValueError(f"cannot resume {resume} with a different config: " +
                               ', '.join(f"{k} {a!r} in the checkpoint vs {b!r} given" for k, (a, b) in diff.items()))
     return config, state
 
+# %% ../nbs/02_train.ipynb #0d19c80e
 def _check_target(checkpoint, resume, overwrite:bool) -> Path|None:
     "Refuse (before training) to replace an existing checkpoint unless asked or it is the run being resumed."
     if checkpoint is None: return None
@@ -313,11 +357,14 @@ def _check_target(checkpoint, resume, overwrite:bool) -> Path|None:
     if not resuming_it: refuse_existing(path, overwrite, 'checkpoint')
     return path
 
+# %% ../nbs/02_train.ipynb #4c961202
 def _load_optimizer_state(opt, sched, scaler, state:dict):
-    "Restore optimizer, scheduler and GradScaler from a checkpoint (a scaler saved disabled, e.g. on the CPU, has no state)."
+    ("Restore optimizer, scheduler and GradScaler from a checkpoint "
+     "(a scaler saved disabled, e.g. on the CPU, has no state).")
     opt.load_state_dict(state['optimizer']); sched.load_state_dict(state['scheduler'])
     if state['scaler']: scaler.load_state_dict(state['scaler'])
 
+# %% ../nbs/02_train.ipynb #0a927ff4
 def _due(done:int, every:int, steps:int) -> bool: return done == steps or (every > 0 and done % every == 0)
 
 # %% ../nbs/02_train.ipynb #b711d552
@@ -328,9 +375,11 @@ def _validate(model, val_suite, history:dict, done:int, rank:int=0, world:int=1)
     history['val'].append(entry)
     return {t: m['psnr'] for t, m in entry['metrics'].items() if t != 'overall'}
 
+# %% ../nbs/02_train.ipynb #822a868c
 def _comment(loss:float, lr:float, val:dict) -> str:
     return f"loss {loss:.4f} lr {lr:.2e}" + ''.join(f" | {t} {v:.2f}" for t, v in val.items())
 
+# %% ../nbs/02_train.ipynb #f0a2c711
 def _state(model, opt, sched, scaler, done:int, config:TrainConfig, history:dict) -> dict:
     return {'format': CHECKPOINT_FORMAT, 'state_dict': cpu_state_dict(model), 'model_spec': model_spec(model),
             'optimizer': opt.state_dict(), 'scheduler': sched.state_dict(), 'scaler': scaler.state_dict(),
@@ -344,7 +393,8 @@ def _prepare(model:nn.Module, # trained in place
              source, # its path, for messages
              world:int, # processes
             ) -> tuple: # (what the loop trains, optimizer, scheduler, scaler)
-    "`model` on this rank's device with the checkpoint's weights, what the loop trains (`ddp_model`), and its optimizer, scheduler and scaler."
+    ("`model` on this rank's device with the checkpoint's weights, what the loop trains (`ddp_model`), "
+     "and its optimizer, scheduler and scaler.")
     model.to(rank_device(config.device, rank_info().local_rank) if world > 1 else resolve_device(config.device))
     if state is not None: load_model_state(model, state, source)
     net = ddp_model(model, world)
@@ -352,22 +402,29 @@ def _prepare(model:nn.Module, # trained in place
     if state is not None: _load_optimizer_state(opt, sched, scaler, state)
     return net, opt, sched, scaler
 
+# %% ../nbs/02_train.ipynb #15cd9c96
+def _check_train_args(model, stop_at, ranks) -> tuple[int, int]:
+    "Refuse a `model` that is no module and a bad `stop_at`; return `(rank, world)` from `ranks` (`check_ranks`)."
+    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if stop_at is not None and not (isinstance(stop_at, int) and stop_at >= 1):
+        raise ValueError(f"stop_at must be an integer >= 1, got {stop_at!r}")
+    return check_ranks(ranks)
+
 # %% ../nbs/02_train.ipynb #a97c8dba
 def train(model:nn.Module, # any image-to-image model; trained in place
           train_photos:list[Photo], # clean training photos (patches are cut and degraded on the fly)
-          config:TrainConfig|None=None, # `batch_size` is the global batch; None only when resuming (then the checkpoint's config)
+          config:TrainConfig|None=None, # `batch_size` is global; None only when resuming (the checkpoint's config)
           val_suite=None, # (degraded, clean, task) suite for periodic validation, e.g. `bundled_suite('test')`
           checkpoint:str|Path|None=None, # write training checkpoints here (rank 0)
           resume:str|Path|None=None, # continue the run saved in this checkpoint (saved by any number of processes)
           overwrite:bool=False, # replace an existing `checkpoint` file?
           progress:bool=True, # show a progress bar with loss, lr and validation PSNR (rank 0)
           stop_at:int|None=None, # stop (and checkpoint) after this many steps of the run; resume later
-          ranks:tuple[int, int]=(0, 1), # (rank, world size) of this process in a torchrun job (`RankInfo.ranks`); (0, 1): one process
+          ranks:tuple[int, int]=(0, 1), # (rank, world size) in a torchrun job (`RankInfo.ranks`); (0, 1): one process
          ) -> dict: # history (the same on every rank): step, loss, lr lists; val list of {'step', 'metrics'}; seconds
-    "All-in-one training: L1, AdamW, warm-up + cosine, task-mixed random patches; resumable exactly; one process or the ranks of a job."
-    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if stop_at is not None and not (isinstance(stop_at, int) and stop_at >= 1): raise ValueError(f"stop_at must be an integer >= 1, got {stop_at!r}")
-    rank, world = check_ranks(ranks)
+    ("All-in-one training: L1, AdamW, warm-up + cosine, task-mixed random patches; resumable exactly; "
+     "one process or the ranks of a job.")
+    rank, world = _check_train_args(model, stop_at, ranks)
     config, state = _run_config(config, resume)
     local, target = shard_config(config, world), _check_target(checkpoint, resume, overwrite)
     net, opt, sched, scaler = _prepare(model, local, state, resume, world)
@@ -384,11 +441,13 @@ def train(model:nn.Module, # any image-to-image model; trained in place
         loss = train_step(net, batch, opt, sched, scaler, local, step)
         if world > 1: loss = mean_over_ranks(loss)              # the global batch's loss
         history['step'].append(done); history['loss'].append(loss); history['lr'].append(lr)
-        if val_suite is not None and _due(done, config.val_every, config.steps): val = _validate(model, val_suite, history, done, rank, world)
+        if val_suite is not None and _due(done, config.val_every, config.steps):
+            val = _validate(model, val_suite, history, done, rank, world)
         if bar is not steps: bar.comment = _comment(loss, lr, val)
         if target is not None and (_due(done, config.save_every, config.steps) or done == end):
             history['seconds'] += time.perf_counter() - t0; t0 = time.perf_counter()
-            if rank == 0: save_checkpoint(target, _state(net, opt, sched, scaler, done, config, history), overwrite=True)
+            if rank == 0:
+                save_checkpoint(target, _state(net, opt, sched, scaler, done, config, history), overwrite=True)
     history['seconds'] += time.perf_counter() - t0
     if world > 1: dist.barrier()                                 # the checkpoint is written before any rank goes on
     return history
@@ -400,6 +459,7 @@ def _ema(x:list[float], beta:float=0.98) -> np.ndarray:
     for i, v in enumerate(x): m = beta * m + (1 - beta) * v; out.append(m / (1 - beta ** (i + 1)))
     return np.array(out)
 
+# %% ../nbs/02_train.ipynb #128fd7c3
 def plot_history(history:dict, # from `train`
                  metric:str='psnr', # validation metric per task
                  path:str|Path|None=None, # save the figure here, atomically
@@ -425,14 +485,14 @@ def plot_history(history:dict, # from `train`
     return fig
 
 # %% ../nbs/02_train.ipynb #69fe7509
-RELEASE_RECIPE = dict(steps=3000, batch_size=16, patch_size=64, lr=1e-3, grad_clip=1.0, seed=0, layout='pools')  # the bundled checkpoints' recipe (see their cards)
-
+# the bundled checkpoints' recipe (see their cards)
+RELEASE_RECIPE = dict(steps=3000, batch_size=16, patch_size=64, lr=1e-3, grad_clip=1.0, seed=0, layout='pools')
 
 # %% ../nbs/02_train.ipynb #21106de0
 def release_config(tasks:list[str]|None=None, # training tasks; None = all `TASKS`
                    steps:int=RELEASE_RECIPE['steps'], # optimiser steps
                    seed:int=RELEASE_RECIPE['seed'], # seeds the model's initialisation and the run
-                   **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` None or absent: steps/20
+                   **config_kw, # `TrainConfig` fields over `RELEASE_RECIPE`; `val_every` None or absent: steps/20
                   ) -> TrainConfig:
     "The `TrainConfig` of a release run: `RELEASE_RECIPE` with `config_kw` on top."
     recipe = {**RELEASE_RECIPE, **config_kw, 'steps': steps, 'seed': seed}
@@ -445,14 +505,17 @@ def convergence(curve:list[dict], # a card's `curve`: {'step', task: test PSNR, 
                 tail:float=0.2, # the last fraction of training looked at
                 bar:float=0.3, # the largest movement allowed, dB (`RELEASE_BARS['last_fifth']`)
                ) -> dict: # from_step, to_step, bar, per task {moved, met}, met
-    "How much test PSNR still moves over the last `tail` of training: max - min per task, from the last validation at or before the tail's start."
+    ("How much test PSNR still moves over the last `tail` of training: max - min per task, "
+     "from the last validation at or before the tail's start.")
     start = steps * (1 - tail)
     before = [c for c in curve if c['step'] <= start]
     pts = before[-1:] + [c for c in curve if c['step'] > start]
-    if len(pts) < 2: raise ValueError(f"the curve has {len(pts)} validation point(s) from step {start:.0f} on; validate more often")
+    if len(pts) < 2:
+        raise ValueError(f"the curve has {len(pts)} validation point(s) from step {start:.0f} on; validate more often")
     moved = {t: max(c[t] for c in pts) - min(c[t] for c in pts) for t in pts[0] if t not in ('step', 'overall')}
     tasks = {t: {'moved': round(m, 3), 'met': bool(m <= bar)} for t, m in moved.items()}
-    return {'from_step': pts[0]['step'], 'to_step': pts[-1]['step'], 'bar': bar, 'tasks': tasks, 'met': all(v['met'] for v in tasks.values())}
+    return {'from_step': pts[0]['step'], 'to_step': pts[-1]['step'], 'bar': bar, 'tasks': tasks,
+            'met': all(v['met'] for v in tasks.values())}
 
 # %% ../nbs/02_train.ipynb #20b614c4
 def save_release(path:str|Path, # the release file (.pt); the card goes to the same name with .json
@@ -460,13 +523,15 @@ def save_release(path:str|Path, # the release file (.pt); the card goes to the s
                  card:dict, # JSON-serialisable facts about the model
                  overwrite:bool=False, # replace existing files?
                 ) -> Path: # `path`
-    "Write weights-only `{'state_dict', 'model_spec', 'card'}` and the card as JSON beside it, as one unit (`atomic_write_all`)."
+    ("Write weights-only `{'state_dict', 'model_spec', 'card'}` and the card as JSON beside it, "
+     "as one unit (`atomic_write_all`).")
     path = Path(path)
     card_path = path.with_suffix('.json')
     if path.suffix == '.json': raise ValueError(f"release path {path} must not end in .json (the card goes there)")
     card = json.loads(json.dumps(card))
     state = {'state_dict': cpu_state_dict(model), 'model_spec': model_spec(model), 'card': card}
-    atomic_write_all({path: lambda p: torch.save(state, p), card_path: json_writer(card)}, overwrite)   # one unit: both or neither
+    # one unit: both or neither
+    atomic_write_all({path: lambda p: torch.save(state, p), card_path: json_writer(card)}, overwrite)
     return path
 
 # %% ../nbs/02_train.ipynb #5960a31e
@@ -474,6 +539,7 @@ def _curve(history:dict) -> list[dict]:
     "Validation PSNR per task at each validation step (for the card)."
     return [{'step': v['step'], **{t: round(m['psnr'], 3) for t, m in v['metrics'].items()}} for v in history['val']]
 
+# %% ../nbs/02_train.ipynb #990181df
 def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:Results, suite:str,
           train_photos:list[Photo], test_photos:list[Photo], extra:dict|None) -> dict:
     pools = photo_pools(train_photos, config.layout, config.tasks)
@@ -481,7 +547,8 @@ def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:R
     return {'name': name, 'model_spec': model_spec(model), 'parameters': sum(p.numel() for p in model.parameters()),
             'config': config.to_dict(),
             'data': {'split': 'forgetting.data.bundled_split(seed=0)', 'train_photos': [p.name for p in train_photos],
-                     'test_photos': [p.name for p in test_photos], 'train_tasks': list(config.tasks), 'layout': config.layout,
+                     'test_photos': [p.name for p in test_photos], 'train_tasks': list(config.tasks),
+                     'layout': config.layout,
                      'pools': {t: [p.name for p in pools[t]] for t in dict.fromkeys(TASKS[k] for k in config.tasks)},
                      'test_suite': suite},
             'steps': config.steps, 'seconds': round(history['seconds'], 1), 'device': str(model_device(model)),
@@ -490,7 +557,7 @@ def _card(name:str, model:nn.Module, config:TrainConfig, history:dict, results:R
             'versions': {'torch': str(torch.__version__), 'python': platform.python_version()}, **(extra or {})}
 
 # %% ../nbs/02_train.ipynb #40ef32c7
-def train_release(make_model:Callable[[], nn.Module], # builds the untrained model, e.g. `partial(get_model, 'promptir-tiny')`
+def train_release(make_model:Callable[[], nn.Module], # makes the untrained model: `partial(get_model, 'promptir-tiny')`
                   out_path:str|Path, # release file (.pt); its card is written beside it (.json)
                   tasks:list[str]|None=None, # training tasks; None = all `TASKS`
                   steps:int=RELEASE_RECIPE['steps'], # optimiser steps
@@ -505,7 +572,7 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
                   progress:bool=True,
                   stop_at:int|None=None, # end this session after that many steps (rerun to continue)
                   extra:dict|None=None, # more card entries (e.g. the command that made it)
-                  **config_kw, # further `TrainConfig` fields (default: `RELEASE_RECIPE`'s); `val_every` defaults to steps/20
+                  **config_kw, # `TrainConfig` fields over `RELEASE_RECIPE`; `val_every` defaults to steps/20
                  ) -> dict|None: # the card, or None when stopped early by `stop_at`
     "Train a release model on the bundled train photos, evaluate it on the bundled test suite, write it + its card."
     out = Path(out_path)
@@ -527,12 +594,13 @@ def train_release(make_model:Callable[[], nn.Module], # builds the untrained mod
     return card
 
 # %% ../nbs/02_train.ipynb #435dac94
-RELEASE_BARS = dict(gain={'rain': 3.0, 'haze': 3.0, 'noise50': 6.0}, # the original's least restoration gain per task, dB
+RELEASE_BARS = dict(gain={'rain': 3.0, 'haze': 3.0, 'noise50': 6.0}, # the original's least gain per task, dB
                     retained_gap=0.5, # largest |retrained - original| PSNR on a retained task, dB
                     forgotten_gain=1.0, # the retrained model's largest gain on a forgotten task, dB
                     more_steps=0.2, # largest |longer - this| PSNR on any task when trained longer, dB
                     last_fifth=0.3) # largest movement of test PSNR on any task over the last fifth of training, dB
 
+# %% ../nbs/02_train.ipynb #ca8e1c65
 def _card_metrics(card:Mapping, what:str, tasks) -> Mapping:
     "The per-task metrics of a card (or a bare metrics dict), checked to hold `tasks`."
     m = card.get('metrics', card)
@@ -540,6 +608,7 @@ def _card_metrics(card:Mapping, what:str, tasks) -> Mapping:
     if missing: raise ValueError(f"the {what} card has no metrics for {missing}")
     return m
 
+# %% ../nbs/02_train.ipynb #e2740a21
 def _bar(bar:str, task:str, value:float, limit:str, met:bool) -> dict:
     return dict(bar=bar, task=task, value=float(value), limit=limit, met=bool(met))
 
@@ -547,7 +616,7 @@ def _bar(bar:str, task:str, value:float, limit:str, met:bool) -> dict:
 def release_bars(original:Mapping, # card (or `Results.metrics`) of the model trained on every task
                  retrained:Mapping, # card of the model trained without the `forget` type
                  forget:str='haze', # the degradation type the retrained model never saw
-                 longer:tuple[Mapping,Mapping]|None=None, # (original, retrained) cards of a larger budget: the convergence bar
+                 longer:tuple[Mapping,Mapping]|None=None, # (original, retrained) cards of a larger budget (convergence)
                  bars:dict=RELEASE_BARS, # the limits
                 ) -> list[dict]: # a row per bar and task: bar, task, value (dB), limit, met
     "Check a pair of release models against the quality bars."
@@ -555,7 +624,8 @@ def release_bars(original:Mapping, # card (or `Results.metrics`) of the model tr
     o, r = _card_metrics(original, 'original', TASKS), _card_metrics(retrained, 'retrained', TASKS)
     g, f, n = bars['retained_gap'], bars['forgotten_gain'], bars['more_steps']
     rows = [_bar('original gain', t, o[t]['gain'], f'>= {v}', o[t]['gain'] >= v) for t, v in bars['gain'].items()]
-    rows += [_bar('retrained - original', t, r[t]['psnr'] - o[t]['psnr'], f'within ±{g}', abs(r[t]['psnr'] - o[t]['psnr']) <= g) for t in rt]
+    rows += [_bar('retrained - original', t, r[t]['psnr'] - o[t]['psnr'], f'within ±{g}',
+                  abs(r[t]['psnr'] - o[t]['psnr']) <= g) for t in rt]
     rows += [_bar('retrained gain', t, r[t]['gain'], f'<= {f}', r[t]['gain'] <= f) for t in ft]
     for name, now, more in zip(('original', 'retrained'), (o, r), longer or ()):
         more = _card_metrics(more, f'longer {name}', TASKS)
@@ -563,8 +633,10 @@ def release_bars(original:Mapping, # card (or `Results.metrics`) of the model tr
                       abs(more[t]['psnr'] - now[t]['psnr']) < n) for t in TASKS]
     return rows
 
+# %% ../nbs/02_train.ipynb #6a793483
 def bars_markdown(rows:list[dict]) -> str:
     "`release_bars` rows as a markdown table."
     lines = ['| bar | task | dB | limit | met |', '|:--|:--|--:|:--|:--|']
-    lines += [f"| {b['bar']} | {b['task']} | {b['value']:+.2f} | {b['limit']} | {'yes' if b['met'] else '**no**'} |" for b in rows]
+    lines += [f"| {b['bar']} | {b['task']} | {b['value']:+.2f} | {b['limit']} | {'yes' if b['met'] else '**no**'} |"
+              for b in rows]
     return '\n'.join(lines)

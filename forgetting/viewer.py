@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import torch, ipywidgets as W
 from torch import nn, Tensor
 from torchvision.io import encode_png
+from fastcore.basics import patch
 from .data import bundled_suite
 from .evaluate import psnr, model_device
 
@@ -21,6 +22,7 @@ def photo_name(name:str, # a pair's name, e.g. 'astronaut/haze'
     "The photo a pair was made from (`make_suite` names pairs 'photo/task'; other names are kept whole)."
     return name[:-len(task) - 1] if name.endswith('/' + task) else name
 
+# %% ../nbs/08_viewer.ipynb #b32aeb69
 def suite_index(suite, # `PairedDataset` (with `names` and `item_tasks`) or any (degraded, clean, task) sequence
                ) -> dict[str, dict[str, int]]: # task -> {photo: item index}, tasks in the suite's order
     "Where each (task, photo) pair sits in `suite`."
@@ -41,14 +43,17 @@ def restore_one(model:nn.Module, # image-to-image model
     try: out = model(degraded[None].to(model_device(model)))
     finally: model.train(was)
     if not isinstance(out, Tensor) or out.shape[1:] != degraded.shape:
-        raise ValueError(f"model output shape {tuple(getattr(out, 'shape', ()))} differs from input shape {(1, *degraded.shape)}")
+        raise ValueError(f"model output shape {tuple(getattr(out, 'shape', ()))} differs from input shape "
+                         f"{(1, *degraded.shape)}")
     return out[0].float().cpu().clamp(0, 1)
 
+# %% ../nbs/08_viewer.ipynb #276d5d3c
 def png_bytes(image:Tensor, # (3,H,W) in [0,1]
              ) -> bytes: # PNG file content
     "Encode an image as PNG (8 bit)."
     return encode_png((image.clamp(0, 1) * 255).round().to(torch.uint8)).numpy().tobytes()
 
+# %% ../nbs/08_viewer.ipynb #0cd5bbb5
 def psnr_text(value:float) -> str: return 'inf dB' if value == float('inf') else f"{value:.2f} dB"
 
 # %% ../nbs/08_viewer.ipynb #f323bf8a
@@ -57,15 +62,18 @@ ALL = 'all'
 # %% ../nbs/08_viewer.ipynb #c2fc117f
 class Viewer:
     "Interactive comparison of several restoration models on one suite: `display(Viewer(models).widget)`."
-    def __init__(self, models:Mapping[str, nn.Module], # name -> model, e.g. {'original': m0, 'unlearned': m1, 'retrained': m2}
+    def __init__(self, models:Mapping[str, nn.Module], # name -> model, e.g. {'original': m0, 'retrained': m2}
                  suite=None, # (degraded, clean, task) pairs; default `bundled_suite('test', size=128)`
                  width:int=192, # displayed width of each panel in pixels
                 ):
         if not models: raise ValueError("no models to view: pass a dict name -> model")
         for k, m in models.items():
-            if not isinstance(m, nn.Module): raise TypeError(f"models[{k!r}] must be a torch.nn.Module, got {type(m).__name__}")
-        if ALL in models or 'input' in models or 'clean' in models: raise ValueError(f"model names 'all', 'input' and 'clean' are reserved")
-        self.models, self.suite, self.width = dict(models), bundled_suite('test', size=128) if suite is None else suite, width
+            if not isinstance(m, nn.Module):
+                raise TypeError(f"models[{k!r}] must be a torch.nn.Module, got {type(m).__name__}")
+        if ALL in models or 'input' in models or 'clean' in models:
+            raise ValueError(f"model names 'all', 'input' and 'clean' are reserved")
+        self.models, self.suite, self.width = (dict(models),
+                                               bundled_suite('test', size=128) if suite is None else suite, width)
         self.index, self._cache = suite_index(self.suite), {}
         first = next(iter(self.index))
         self.task = W.Dropdown(options=list(self.index), value=first, description='task')
@@ -85,23 +93,29 @@ class Viewer:
             self.photo.value = keep if keep in photos else photos[0]
         self.update()
 
-    def output(self, name:str, i:int) -> Tensor:
-        "Model `name`'s (cached) output on item `i`."
-        if (name, i) not in self._cache: self._cache[(name, i)] = restore_one(self.models[name], self.suite[i][0])
-        return self._cache[(name, i)]
+# %% ../nbs/08_viewer.ipynb #3889c854
+@patch
+def output(self:Viewer, name:str, i:int) -> Tensor:
+    "Model `name`'s (cached) output on item `i`."
+    if (name, i) not in self._cache: self._cache[(name, i)] = restore_one(self.models[name], self.suite[i][0])
+    return self._cache[(name, i)]
 
-    def images(self) -> dict[str, Tensor]:
-        "The panels for the current choice: input, output(s), clean."
-        i = self.index[self.task.value][self.photo.value]
-        x, y, _ = self.suite[i]
-        names = list(self.models) if self.model.value == ALL else [self.model.value]
-        return {'input': x.clamp(0, 1), **{n: self.output(n, i) for n in names}, 'clean': y}
+# %% ../nbs/08_viewer.ipynb #911c2e41
+@patch
+def images(self:Viewer) -> dict[str, Tensor]:
+    "The panels for the current choice: input, output(s), clean."
+    i = self.index[self.task.value][self.photo.value]
+    x, y, _ = self.suite[i]
+    names = list(self.models) if self.model.value == ALL else [self.model.value]
+    return {'input': x.clamp(0, 1), **{n: self.output(n, i) for n in names}, 'clean': y}
 
-    def update(self):
-        "Redraw the panels and their PSNR labels for the current dropdown values."
-        ims = self.images()
-        clean = ims['clean']
-        self.psnrs = {n: psnr(im, clean).item() for n, im in ims.items()}
-        self.panels = {n: (W.Image(value=png_bytes(im), format='png', width=self.width),
-                           W.HTML(f"<b>{n}</b>: {psnr_text(self.psnrs[n])}")) for n, im in ims.items()}
-        self.row.children = [W.VBox([im, lab]) for im, lab in self.panels.values()]
+# %% ../nbs/08_viewer.ipynb #3221e6aa
+@patch
+def update(self:Viewer):
+    "Redraw the panels and their PSNR labels for the current dropdown values."
+    ims = self.images()
+    clean = ims['clean']
+    self.psnrs = {n: psnr(im, clean).item() for n, im in ims.items()}
+    self.panels = {n: (W.Image(value=png_bytes(im), format='png', width=self.width),
+                       W.HTML(f"<b>{n}</b>: {psnr_text(self.psnrs[n])}")) for n, im in ims.items()}
+    self.row.children = [W.VBox([im, lab]) for im, lab in self.panels.values()]

@@ -42,3 +42,24 @@ def test_unlearn_with_a_fraction_of_retain_photos_and_its_seed(ckpts, tmp_path):
     assert card['command'].endswith('--retain-fraction 0.25 --out ' + str(tmp_path / 'a.pt'))
     user_error(forgetting(*args, '--retain-fraction', '0', '--out', tmp_path / 'b.pt'), 'expected a number in (0, 1]', status=2)
     user_error(forgetting(*args, '--set', 'seed=3', '--out', tmp_path / 'c.pt'), 'give the seed as --seed')
+
+
+def test_report_erasure_runs_the_attack_suite_probes_and_audit_rates(ckpts, tmp_path):
+    "`report --erasure`: every row gets the relearning suite, the probes and (with --mia) TPR at 1% and 10% FPR on the "
+    "64-member bundled audit; a second retrained model is a row of its own and part of the reference."
+    out = ok(forgetting('report', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--references',
+                        ckpts / 'nohaze.pt', '--size', '32', '--mia', '--erasure', 'quick', '--erasure-steps', '4',
+                        '--forget-size', '4', '--patch-size', '16', '--out', tmp_path / 'r.json', '--quiet', '--device', 'cpu'))
+    assert '| model | relearn worst (steps) |' in out and 'Relearning reference' in out
+    rep = json.loads((tmp_path / 'r.json').read_text())
+    assert set(rep['rows']) == {'original', 'retrained', 'retrained (nohaze)'}
+    for name, row in rep['rows'].items():
+        e = row['erasure']
+        assert len(e['relearn']['attacks']) == 5 and row['relearn_worst'] == e['relearn_worst'], name
+        assert {'noise', 'line', 'distance'} <= set(e) and e['audit']['auc']['members'] == 64, name
+        assert 0 <= e['audit']['tpr@0.01']['low'] <= e['audit']['tpr@0.01']['tpr'] <= e['audit']['tpr@0.01']['high'] <= 1
+    assert rep['rows']['original']['relearn_worst'] == 0 and rep['rows']['original']['erasure']['distance'] == 0
+    assert rep['relearn_reference'] == max(rep['rows'][k]['relearn_worst'] for k in ('retrained', 'retrained (nohaze)'))
+    assert (tmp_path / 'r.md').read_text().count('| model | relearn worst') == 1
+    user_error(forgetting('report', '--original', ckpts / 'orig.pt', '--erasure', 'quick', '--size', '32', '--quiet'),
+               '--erasure needs --retrained')

@@ -82,6 +82,7 @@ def test_batch_must_split_evenly():
 UNLEARN_WORKER = '''
 import json, os, sys, torch
 from forgetting.unlearn import forget
+import forgetting.variants   # relabel, the relearning step, projection and update_only
 from forgetting.distributed import process_group
 sys.path.insert(0, os.path.dirname(__file__))
 from tinynet import TinyNet, unlearn_job
@@ -133,6 +134,7 @@ def two_process_unlearning(tmp_path_factory):
 def test_unlearning_with_two_processes_matches_one(two_process_unlearning):
     ranks, unlearn_job = two_process_unlearning
     from forgetting.unlearn import forget
+    import forgetting.variants  # noqa: F401  (relabel and the variants' fields)
     for method, (net, fs, rs, kw) in unlearn_job().items():
         ref, h = forget(net, fs, retain_set=rs, **kw)
         assert h['stop_step'] == 6 and not torch.equal(ref.b.weight, net.b.weight), method   # it did unlearn
