@@ -3,7 +3,9 @@ import copy, hashlib, math
 import pytest, torch, torch.nn as nn
 from forgetting.unlearn import (UnlearnConfig, forget, unlearn_loss, as_pairs, forget_anchoring, adversarial_examples,
                                 forget_term, forget_gain, proxy_retain_inputs, DEFAULT_METHOD, RECIPES, ACCURATE)
-import forgetting.variants  # noqa: F401  (its recipes join RECIPES)
+import forgetting.variants  # its recipes join RECIPES
+from forgetting.unlearn import ablation
+from dataclasses import replace
 
 
 def small_net(seed=0):
@@ -23,6 +25,7 @@ class Items(torch.utils.data.Dataset):
 
 
 FAST = dict(steps=6, eval_every=2, eval_size=4, progress=False)
+FAST_FIELDS = dict(steps=6, eval_every=2, eval_size=4, min_steps=0, lr=1e-2, stop_gain=None)   # every step runs
 ADV = dict(n_adv=1, adv_steps=2)      # a small adversarial set, for the recipes that have one
 
 
@@ -138,3 +141,20 @@ def test_every_recipe_leaves_the_callers_model_and_its_frozen_weights_alone(meth
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and not model.training
     assert [p.requires_grad for p in model.parameters()] == [False, True, True, True] and all(p.grad is None for p in model.parameters())
     assert torch.equal(new[0].weight, before['0.weight']) and not new[0].weight.requires_grad and not new.training
+
+
+VARIANT_ROWS = {**{n: replace(ablation(n), **FAST_FIELDS) for n in forgetting.variants.VARIANT_ABLATIONS},
+                'update_only': replace(UnlearnConfig.for_method(DEFAULT_METHOD, update_only=['2']), **FAST_FIELDS),
+                'saliency': replace(UnlearnConfig.for_method(DEFAULT_METHOD, saliency=0.5), **FAST_FIELDS)}
+
+
+@pytest.mark.parametrize('name', list(VARIANT_ROWS))
+def test_every_variant_leaves_the_callers_model_and_its_frozen_weights_alone(name):
+    "The same for every variant the recipes do not name: the study's ablation rows, a module mask and a saliency mask."
+    model = small_net(); model[0].weight.requires_grad_(False); model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    new, hist = forget(model, Items(), config=VARIANT_ROWS[name], trained_tasks=['noise15', 'haze'], progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and not model.training
+    assert [p.requires_grad for p in model.parameters()] == [False, True, True, True] and all(p.grad is None for p in model.parameters())
+    assert torch.equal(new[0].weight, before['0.weight']) and not new[0].weight.requires_grad and not new.training
+    assert len(hist['steps']) == 6 and hist['image_passes'] == sum(hist['passes'].values())
