@@ -32,8 +32,7 @@ __all__ = ['UNLEARN_RULES', 'DEFAULT_METHOD', 'ACCURATE', 'DEFAULT', 'PUBLISHED'
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
 class UnlearnConfig:
-    ("One forgetting job; the defaults are the default recipe (`DEFAULT_METHOD`); "
-     "`for_method(name, **kw)` gives any recipe.")
+    "One forgetting job; the defaults are the default recipe (`DEFAULT_METHOD`); `for_method` gives any recipe."
     # the forget term
     forget_loss:str='pass-through' # default: L1 to the degraded input; paper: 'ascent'; 'bounded', 'descent', 'none'
     batch_forget:int=8 # paper: B_f, forget pairs per step
@@ -44,14 +43,12 @@ class UnlearnConfig:
     adv_steps:int=10 # paper: PGD steps
     batch_adv:int=8 # paper: B_a, adversarial examples per step
     adv_source:str='forget' # start inputs. paper: 'forget'; ours: 'proxy-retain'; baseline: 'retain'
-    # importance anchoring
     importance:bool=False # paper: True, the term lambda sum Omega' (theta - theta0)^2 (MAS on the forget inputs)
     lam:float=1.0 # paper: lambda
     # proxy-retain self-distillation: no retain data
     distill:float=3.0 # default (paper: 0): w of w * L1(f(x~), f0(x~)) on proxy-retain inputs x~
     batch_distill:int=8 # ours: proxy-retain inputs per step
     retain_tasks:tuple|None=None # ours: the tasks of proxy-retain inputs; None: `trained_tasks` minus the forget tasks
-    # retain data (baselines)
     retain_weight:float=0.0 # baseline: weight of L1 descent on the retain set (needs `retain_set`)
     batch_retain:int=8 # baseline: retain pairs per step
     # the stop rule and the guards
@@ -71,7 +68,6 @@ class UnlearnConfig:
     seed:int=0 # seeds sampling, PGD starts and crops
     device:str|None=None # None: the model's device
     amp:bool=False # bf16 autocast of the steps' forward passes on CUDA (ignored elsewhere)
-
     def __post_init__(self): check_config(self)
 
 # %% ../nbs/05_unlearn.ipynb #3a890326
