@@ -446,10 +446,6 @@ VARIANT_ABLATIONS = {   # name -> (recipe, fields): the default with one variant
     # point
     **{f'{_PTD} +perturb {a}': (_PTD, dict(perturb=a, lr=1e-3, steps=130, stop_gain=None, eval_every=10))
        for a in (0.3, 0.2)},
-    # localised noise-then-distil: a fresh initialisation of the 10% most haze-specific weights only, then the same
-    # 130 steps (set before any run, not tuned: the erasure study's first try at keeping the retained tasks)
-    f'{_PTD} +local perturb': (_PTD, dict(perturb=1.0, perturb_share=0.1, lr=1e-3, steps=130, stop_gain=None,
-                                         eval_every=10)),
 }
 
 # %% ../nbs/12_variants.ipynb #5505558e
