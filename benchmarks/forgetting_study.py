@@ -229,9 +229,9 @@ def reference_models(args) -> dict:
 def erasure(args, rep, original, retrained, models, suite, ft, rt, layout, relearn_set):
     """The relearning attack suite, the probes and the 64-member audit on every row (`forgetting.erasure.add_erasure`),
     the reference spread from the retrained models, and the erasure targets."""
-    from forgetting.erasure import add_erasure, relearn_pairs, ATTACK_SUITES, audit_sets, erasure_targets, plot_erasure
+    from forgetting.erasure import add_erasure, relearn_pairs, ATTACK_SUITES, erasure_audit_sets, erasure_targets, plot_erasure
     every = {'original': original.model, 'retrained': retrained.model, **reference_models(args), **{k: m for k, (m, _) in models.items()}}
-    members, nonmembers = audit_sets(ft, layout)
+    members, nonmembers = erasure_audit_sets(ft, layout)
     refs = ('retrained', *[k for k in every if k.startswith('retrained (')])
     add_erasure(rep, every, original.model, suite, ft, relearn_pairs(relearn_set, ft, rt, layout), refs, members, nonmembers,
                 progress=False, attacks=ATTACK_SUITES[args.erasure], max_steps=args.erasure_steps)

@@ -23,7 +23,7 @@ from .purify import Purified, load_purifier, save_purifier, train_purifier
 from .unlearn import DEFAULT_METHOD, UnlearnConfig, check_world_size
 from .report import forgetting_report, save_report, report_markdown, report_figures, retrain_cost
 from .erasure import (ATTACK_SUITES, add_erasure, relearn_pairs, erasure_markdown,
-                                audit_sets as erasure_audit_sets)
+                                erasure_audit_sets)
 from .job import (Job, fraction_arg, job_args, job_of, layout_of, run_job, forget_data, unlearned_card,
                             card_history, audit_sets, members_differ, folder_fields)
 from .distributed import launch, launched_by_torchrun, process_group, rank_info, rank_device

@@ -15,9 +15,10 @@ from .unlearn import as_pairs
 from .report import row_gain, auc_interval
 
 # %% auto #0
-__all__ = ['ATTACK_SUITES', 'RelearnAttack', 'make_optimizer', 'relearn_curve', 'relearn_pairs', 'relearn_suite', 'tpr_at_fpr',
-           'audit_rates', 'audit_sets', 'noisy_copy', 'noise_probe', 'interpolate', 'line_probe', 'weight_distance',
-           'audit_losses', 'erasure_row', 'add_erasure', 'erasure_markdown', 'erasure_targets', 'plot_erasure']
+__all__ = ['ATTACK_SUITES', 'RelearnAttack', 'attack_optimizer', 'relearn_curve', 'relearn_pairs', 'relearn_suite', 'tpr_at_fpr',
+           'audit_rates', 'erasure_audit_sets', 'noisy_copy', 'noise_probe', 'interpolate', 'line_probe',
+           'weight_distance', 'audit_losses', 'erasure_row', 'add_erasure', 'erasure_markdown', 'erasure_targets',
+           'plot_erasure']
 
 # %% ../nbs/13_erasure.ipynb #f323adec
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ ATTACK_SUITES = { # name -> attacks
 }
 
 # %% ../nbs/13_erasure.ipynb #e9dc4e07
-def make_optimizer(params, attack:RelearnAttack) -> torch.optim.Optimizer:
+def attack_optimizer(params, attack:RelearnAttack) -> torch.optim.Optimizer:
     "The attacker's optimiser."
     if attack.optimizer == 'adam': return torch.optim.AdamW(params, attack.lr)
     if attack.optimizer == 'sgd': return torch.optim.SGD(params, attack.lr, momentum=0.9)
@@ -67,7 +68,7 @@ def relearn_curve(model:nn.Module, # the model to attack (not modified)
         raise ValueError(f"every must be >= 1 and max_steps >= 0, got {every} and {max_steps}")
     m, (x, y) = copy.deepcopy(model).train().requires_grad_(True), pairs   # the attacker tunes every weight
     dev, g = model_device(m), torch.Generator().manual_seed(seed)
-    opt, steps, gains, recovered = make_optimizer(m.parameters(), attack), [], [], None
+    opt, steps, gains, recovered = attack_optimizer(m.parameters(), attack), [], [], None
     for step in range(max_steps + 1):
         if step % every == 0 or step == max_steps:
             steps.append(step); gains.append(_suite_gain(m, suite))
@@ -139,7 +140,7 @@ def audit_rates(losses:dict, # {'members', 'nonmembers'} per-image losses of the
     return out
 
 # %% ../nbs/13_erasure.ipynb #7e19b58a
-def audit_sets(forget_tasks:list, layout:str='pools', # the forgotten tasks; the original's training layout
+def erasure_audit_sets(forget_tasks:list, layout:str='pools', # the forgotten tasks; the original's training layout
                size:int=128, member_grid:int=4, nonmember_grid:int=3, # crops: side, and grid per photo
               ) -> tuple: # (members, non-members) suites of the forgotten tasks
     "Members: the private pool's photos; non-members: every photo never seen with the forgotten degradation."
