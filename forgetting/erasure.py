@@ -12,7 +12,7 @@ from fastprogress.fastprogress import progress_bar
 from .data import PatchDataset, bundled_split, photo_pools, task_type
 from .evaluate import evaluate, model_device
 from .unlearn import as_pairs
-from .report import row_gain, auc_interval
+from .report import row_gain, auc_interval, suite_gain
 
 # %% auto #0
 __all__ = ['ATTACK_SUITES', 'RelearnAttack', 'attack_optimizer', 'relearn_curve', 'relearn_pairs', 'relearn_suite', 'tpr_at_fpr',
@@ -46,12 +46,6 @@ def attack_optimizer(params, attack:RelearnAttack) -> torch.optim.Optimizer:
     if attack.optimizer == 'sgd': return torch.optim.SGD(params, attack.lr, momentum=0.9)
     raise ValueError(f"unknown attack optimizer {attack.optimizer!r}; known: adam, sgd")
 
-# %% ../nbs/13_erasure.ipynb #eccce120
-def _suite_gain(model:nn.Module, suite) -> float:
-    "The mean restoration gain over the suite's tasks."
-    r = evaluate(model, suite, progress=False)
-    return row_gain(r, r.tasks)
-
 # %% ../nbs/13_erasure.ipynb #7a41d0e5
 def relearn_curve(model:nn.Module, # the model to attack (not modified)
                   pairs:tuple, # (degraded, clean) tensors the attacker tunes on
@@ -71,7 +65,7 @@ def relearn_curve(model:nn.Module, # the model to attack (not modified)
     opt, steps, gains, recovered = attack_optimizer(m.parameters(), attack), [], [], None
     for step in range(max_steps + 1):
         if step % every == 0 or step == max_steps:
-            steps.append(step); gains.append(_suite_gain(m, suite))
+            steps.append(step); gains.append(suite_gain(m, suite))
             if recovered is None and gains[-1] >= target_gain - within: recovered = step
             if recovered is not None and not full: break
         if step == max_steps: break
@@ -166,9 +160,9 @@ def noise_probe(model:nn.Module, # the model
                 sigmas=(0.0, 0.01, 0.03, 0.1), seeds=(0, 1, 2), # noise levels (x each tensor's std) and draws
                ) -> dict: # sigma -> mean gain (dB) over the draws, and `rise`: the largest rise over sigma 0
     "The forgotten tasks' gain under Gaussian weight noise: a rise means the skill was suppressed, not removed."
-    gains = {s: float(np.mean([_suite_gain(noisy_copy(model, s, k), suite) for k in (seeds if s else seeds[:1])]))
+    gains = {s: float(np.mean([suite_gain(noisy_copy(model, s, k), suite) for k in (seeds if s else seeds[:1])]))
              for s in sigmas}
-    base = gains[0.0] if 0.0 in gains else _suite_gain(model, suite)
+    base = gains[0.0] if 0.0 in gains else suite_gain(model, suite)
     return dict(gains={f'{s:g}': v for s, v in gains.items()}, rise=max(v - base for v in gains.values()))
 
 # %% ../nbs/13_erasure.ipynb #b8b67389
@@ -184,7 +178,7 @@ def line_probe(original:nn.Module, model:nn.Module, suite,
                alphas=(0.0, 0.25, 0.5, 0.75, 1.0),
               ) -> dict: # alpha -> gain
     "The forgotten tasks' gain along the line from the original's weights to the model's."
-    return {f'{a:g}': _suite_gain(interpolate(original, model, a), suite) for a in alphas}
+    return {f'{a:g}': suite_gain(interpolate(original, model, a), suite) for a in alphas}
 
 # %% ../nbs/13_erasure.ipynb #b7ce79db
 def weight_distance(model:nn.Module, original:nn.Module) -> float:
@@ -230,7 +224,7 @@ def add_erasure(rep:dict, # `forgetting_report`'s report (its rows are updated)
     audit = members is not None and nonmembers is not None and references and references[0] in models
     ref = audit_losses(models[references[0]], members, nonmembers) if audit else None
     for name in (progress_bar(list(models), leave=False) if progress else models):
-        losses = audit_losses(models[name], members, nonmembers) if audit else None
+        losses = (ref if name == references[0] else audit_losses(models[name], members, nonmembers)) if audit else None
         rep['rows'][name]['erasure'] = erasure_row(models[name], original, fs, target, pairs,
                                                    audit=losses, reference=ref, **kw)
         rep['rows'][name]['relearn_worst'] = rep['rows'][name]['erasure']['relearn_worst']

@@ -17,10 +17,10 @@ from .unlearn import as_pairs, forget_term, flat_gradient
 
 # %% auto #0
 __all__ = ['TARGETS', 'image_passes', 'retrain_cost', 'suite_outputs', 'image_losses', 'auc', 'auc_interval', 'membership_auc',
-           'calibrated_membership', 'membership_sets', 'row_gain', 'relearn_steps', 'report_row', 'forgetting_report',
-           'report_markdown', 'targets_table', 'targets_markdown', 'seed_summary', 'save_report', 'row_results',
-           'forgetting_grid', 'plot_changes', 'plot_frontier', 'report_figures', 'task_pairs', 'gradient_alignment',
-           'forget_term_alignment', 'layer_changes', 'group_changes']
+           'calibrated_membership', 'membership_sets', 'row_gain', 'suite_gain', 'relearn_steps', 'report_row',
+           'forgetting_report', 'report_markdown', 'targets_table', 'targets_markdown', 'seed_summary', 'save_report',
+           'row_results', 'forgetting_grid', 'plot_changes', 'plot_frontier', 'report_figures', 'task_pairs',
+           'gradient_alignment', 'forget_term_alignment', 'layer_changes', 'group_changes']
 
 # %% ../nbs/06_report.ipynb #2c8a28d9
 TARGETS = dict(forget_gap=0.5, # largest forget gap, dB
@@ -125,7 +125,8 @@ def row_gain(results, tasks) -> float:
     return float(np.mean([results[t]['gain'] for t in tasks]))
 
 # %% ../nbs/06_report.ipynb #6be84647
-def _mean_gain(model, suite) -> float:
+def suite_gain(model:nn.Module, suite) -> float:
+    "The mean restoration gain over the suite's tasks."
     r = evaluate(model, suite, progress=False)
     return row_gain(r, r.tasks)
 
@@ -146,7 +147,7 @@ def relearn_steps(model:nn.Module, # the model to probe (not modified)
     dev = model_device(m)
     opt, g = torch.optim.AdamW(m.parameters(), lr), torch.Generator().manual_seed(seed)
     for step in range(max_steps + 1):
-        if step % every == 0 and _mean_gain(m, suite) >= target_gain - within: return step
+        if step % every == 0 and suite_gain(m, suite) >= target_gain - within: return step
         if step == max_steps: return None
         idx = torch.randint(len(x), (batch_size,), generator=g)
         opt.zero_grad(); F.l1_loss(m(x[idx].to(dev)), y[idx].to(dev)).backward(); opt.step()
