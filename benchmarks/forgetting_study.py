@@ -41,7 +41,7 @@ def study_rows(blocks:dict|None=None):
     import forgetting.variants  # noqa: F401  (its ablation rows join ABLATIONS)
     from forgetting.unlearn import ABLATIONS, DEFAULT_METHOD
     three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps', 'pass-through-distill +relearn step',
-             'pass-through-distill +perturb 0.3')
+             'pass-through-distill +perturb 0.3', 'pass-through-distill +midpoint 3')
     ablations = [(n, 'ablation', options_of(r, ch), SEEDS if n in three else (0,)) for n, (r, ch) in ABLATIONS.items()]
     retain = lambda recipe, f, extra=None: options_of(recipe, {**(extra or {}), 'retain_weight': 1.0}) + ['--retain-fraction', str(f)]
     fast4 = dict(batch_retain=4)
@@ -107,22 +107,29 @@ def run_one(args, name:str, options:list[str]):
     print(f"{name:45s} {hist['stop_reason']:40s} {hist['seconds']:6.1f}s relearn {hist['relearn_steps']}", flush=True)
 
 
-def run_missing(args, todo):
-    "Run the rows not in the cache, in --jobs processes of one thread each."
-    cache = Path(args.cache); cache.mkdir(parents=True, exist_ok=True)
-    missing = [(n, o) for n, _, _, o, _ in todo if not (cache / f'{slug(n)}.json').exists()]
-    queue, jobs = list(missing), []
+def run_workers(args, tasks:list):
+    "Run (name, extra arguments) tasks as this script's worker processes, --jobs at a time, one thread each."
+    queue, jobs = list(tasks), []
     env = {**os.environ, 'OMP_NUM_THREADS': '1'}
-    base = [sys.executable, __file__, '--original', args.original, '--retrained', args.retrained, '--forget', args.forget, '--cache', args.cache]
+    base = [sys.executable, __file__, '--original', args.original, '--retrained', args.retrained, '--forget', args.forget,
+            '--cache', args.cache, '--references', *args.references]
+    base += ['--erasure', args.erasure, '--erasure-steps', str(args.erasure_steps)] if args.erasure else []
     while queue or jobs:
         while queue and len(jobs) < args.jobs:
-            n, o = queue.pop(0)
-            jobs.append((n, subprocess.Popen(base + ['--one', n, '--options', json.dumps(o)], env=env)))
+            n, extra = queue.pop(0)
+            jobs.append((n, subprocess.Popen(base + extra, env=env)))
         time.sleep(2)
         for n, j in list(jobs):
             if j.poll() is not None:
                 jobs.remove((n, j))
-                if j.returncode: sys.exit(f"row {n!r} failed with status {j.returncode}")
+                if j.returncode: sys.exit(f"{n!r} failed with status {j.returncode}")
+
+
+def run_missing(args, todo):
+    "Run the rows not in the cache, in --jobs processes of one thread each."
+    cache = Path(args.cache); cache.mkdir(parents=True, exist_ok=True)
+    run_workers(args, [(n, ['--one', n, '--options', json.dumps(o)]) for n, _, _, o, _ in todo
+                       if not (cache / f'{slug(n)}.json').exists()])
 
 
 def plot_why(rep, path):
@@ -226,17 +233,57 @@ def reference_models(args) -> dict:
     return {f'retrained ({Path(p).stem})': load_model(ROOT / p, None, 'cpu').model.eval() for p in args.references}
 
 
-def erasure(args, rep, original, retrained, models, suite, ft, rt, layout, relearn_set):
-    """The relearning attack suite, the probes and the 64-member audit on every row (`forgetting.erasure.add_erasure`),
-    the reference spread from the retrained models, and the erasure targets."""
-    from forgetting.erasure import add_erasure, relearn_pairs, ATTACK_SUITES, erasure_audit_sets, erasure_targets, plot_erasure
-    every = {'original': original.model, 'retrained': retrained.model, **reference_models(args), **{k: m for k, (m, _) in models.items()}}
+def row_model(args, name:str, original, retrained):
+    "The model of one row: the original, a retrained model (--retrained, --references) or a cached unlearned row."
+    if name in ('original', 'retrained'): return (original if name == 'original' else retrained).model
+    if name.startswith('retrained ('): return reference_models(args)[name]
+    m = copy.deepcopy(original.model); m.load_state_dict(torch.load(Path(args.cache) / f'{slug(name)}.pt', weights_only=True))
+    return m.eval()
+
+
+def erasure_cached(args, name:str) -> Path:
+    "Where one row's erasure results are kept (per suite and step budget)."
+    return Path(args.cache) / f'{slug(name)}.erasure-{args.erasure}-{args.erasure_steps}.json'
+
+
+def erasure_setup(args, original, ft, rt, layout, relearn_set) -> dict:
+    "`forgetting.erasure.erasure_rows`' arguments but the models: the suite, the attacks' data, the 64-member audit."
+    from forgetting.erasure import relearn_pairs, ATTACK_SUITES, erasure_audit_sets
+    from forgetting.data import bundled_suite
     members, nonmembers = erasure_audit_sets(ft, layout)
+    return dict(original=original.model, suite=bundled_suite('test'), forget_tasks=ft, members=members, nonmembers=nonmembers,
+                pairs=relearn_pairs(relearn_set, ft, rt, layout), attacks=ATTACK_SUITES[args.erasure], max_steps=args.erasure_steps)
+
+
+def erasure_one(args, name:str):
+    "One row's relearning suite, probes and audit (`forgetting.erasure.erasure_rows`), cached in --cache."
+    from forgetting.erasure import erasure_rows
+    from forgetting.model import load_model
+    from forgetting.evaluate import save_json
+    original, ft, rt, layout, relearn_set = forget_job(args)
+    retrained = load_model(ROOT / args.retrained, None, 'cpu')
+    models = {'retrained': retrained.model, name: row_model(args, name, original, retrained)}
+    setup = erasure_setup(args, original, ft, rt, layout, relearn_set)
+    for n, row in erasure_rows(models, names=[name], progress=False, **setup):
+        save_json(row, erasure_cached(args, n), True)
+    print(f"{name:45s} relearn worst {row['relearn_worst']}, noise rise {row['noise']['rise']:+.2f} dB", flush=True)
+
+
+def erasure(args, rep, original, retrained, models, relearn_set, ft, rt, layout):
+    """The relearning attack suite, the probes and the 64-member audit on every row (`forgetting.erasure.add_erasure`),
+    each row in a worker process (--jobs at a time) and cached; the reference spread from the retrained models, and the
+    erasure targets."""
+    from forgetting.erasure import add_erasure, erasure_targets, plot_erasure
+    from forgetting.evaluate import load_json
+    every = {'original': original.model, 'retrained': retrained.model, **reference_models(args),
+             **{k: m for k, (m, _) in models.items()}}
+    run_workers(args, [(k, ['--erasure-one', k]) for k in every if not erasure_cached(args, k).exists()])
     refs = ('retrained', *[k for k in every if k.startswith('retrained (')])
-    add_erasure(rep, every, original.model, suite, ft, relearn_pairs(relearn_set, ft, rt, layout), refs, members, nonmembers,
-                progress=False, attacks=ATTACK_SUITES[args.erasure], max_steps=args.erasure_steps)
-    rep['erasure'] = dict(suite=args.erasure, max_steps=args.erasure_steps, references=list(refs), members=len(members),
-                          nonmembers=len(nonmembers), targets=erasure_targets(rep, refs))
+    setup = erasure_setup(args, original, ft, rt, layout, relearn_set)
+    add_erasure(rep, every, references=refs, done={k: load_json(erasure_cached(args, k)) for k in every}, progress=False,
+                **setup)
+    rep['erasure'] = dict(suite=args.erasure, max_steps=args.erasure_steps, references=list(refs),
+                          members=len(setup['members']), nonmembers=len(setup['nonmembers']), targets=erasure_targets(rep, refs))
     plot_erasure(rep, Path(args.out) / 'erasure.png')
 
 
@@ -254,10 +301,7 @@ def report(args, todo):
     out, cache = Path(args.out), Path(args.cache); out.mkdir(parents=True, exist_ok=True)
     original, ft, rt, layout, relearn_set = forget_job(args)
     retrained = load_model(ROOT / args.retrained, None, 'cpu')
-    models = {}
-    for name, *_ in todo:
-        m = copy.deepcopy(original.model); m.load_state_dict(torch.load(cache / f'{slug(name)}.pt', weights_only=True))
-        models[name] = (m.eval(), load_json(cache / f'{slug(name)}.json'))
+    models = {name: (row_model(args, name, original, retrained), load_json(cache / f'{slug(name)}.json')) for name, *_ in todo}
     suite = bundled_suite('test')
     members, nonmembers = membership_sets(ft, layout)
     rows = {**models, **(reference_models(args) if args.erasure else {})}
@@ -266,7 +310,7 @@ def report(args, todo):
     for name, recipe, group, options, seed in todo:
         rep['rows'][name].update(recipe=recipe, group=group, seed=seed, command=models[name][1]['command'])
     rep['seeds'], rep['targets'] = seed_spreads(rep), unlearned_targets(rep)
-    if args.erasure: erasure(args, rep, original, retrained, models, suite, ft, rt, layout, relearn_set)
+    if args.erasure: erasure(args, rep, original, retrained, models, relearn_set, ft, rt, layout)
     train_photos = bundled_split()[0]
     why = [k for k in ('GA only seed 0', 'accurate (published) seed 0', f'{DEFAULT_METHOD} -distill', f'{DEFAULT_METHOD} seed 0') if k in models]
     rep['diagnostics'] = dict(gradient_alignment=gradient_alignment(original.model, train_photos, ft[0], rt),
@@ -342,8 +386,10 @@ def main(argv=None):
                    help='more retrained models (the reference spread of --erasure); rows of their own')
     p.add_argument('--one', default=None, help=argparse.SUPPRESS)
     p.add_argument('--options', default=None, help=argparse.SUPPRESS)
+    p.add_argument('--erasure-one', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one: torch.set_num_threads(1); return run_one(args, args.one, json.loads(args.options))
+    if args.erasure_one: torch.set_num_threads(1); return erasure_one(args, args.erasure_one)
     if args.merge: return merge(args)
     from forgetting.model import load_model
     from forgetting.model import model_blocks

@@ -1,4 +1,5 @@
-"""Resistance to relearning, screened on a validation suite: never on the test photos (the simulated relearning step, shrink and perturb).
+"""Resistance to relearning, screened on a validation suite: never on the test photos (the simulated relearning step, shrink and
+perturb, whole or localised, and the midpoint term).
 
     python benchmarks/relearn_search.py --out figures/relearn_search --jobs 2
 
@@ -35,6 +36,11 @@ CANDIDATES = {   # name -> `forgetting unlearn` options (None: the retrained mod
     # the repair within the budget: a larger learning rate
     **{f'+perturb {a}, 130 steps, lr {lr}': PTD + _pt(a) + ['--steps', '130', '--set', 'stop_gain=null', '--set', 'eval_every=10', '--lr', str(lr)]
        for a, lr in ((0.3, 3e-4), (0.3, 1e-3), (0.2, 3e-4), (0.3, 3e-3), (0.2, 1e-3), (0.4, 1e-3))},
+    # localised: a fresh initialisation of the 10% most haze-specific weights, then the 130-step repair
+    '+local perturb, 130 steps, lr 0.001': PTD + _pt(1.0) + ['--set', 'perturb_share=0.1', '--steps', '130', '--set', 'stop_gain=null',
+                                                           '--set', 'eval_every=10', '--lr', '0.001'],
+    # the forget term also at the midpoint between theta0 and theta, at two weights, within the default's stop rule
+    **{f'+midpoint {w}': PTD + ['--set', f'midpoint={w}'] for w in (1, 2, 3)},
 }
 EVERY, MAX_STEPS = 2, 100   # relearning checks
 
@@ -85,7 +91,7 @@ def plot(rows:list, path:Path):
     ref, shown = next(r for r in rows if r['options'] == []), [r for r in rows if r['compute'] is not None]
     for n, r in enumerate(shown, 1):
         kind, y = ' '.join(r['options']), MAX_STEPS * 1.1 if r['relearn'] is None else r['relearn']   # not relearnt: above the budget
-        ax.scatter(100 * r['compute'], y, c='C1' if 'relearn_step' in kind else 'C2' if 'perturb' in kind else 'C0', marker='^' if r['relearn'] is None else 'o')
+        ax.scatter(100 * r['compute'], y, c='C1' if 'relearn_step' in kind else 'C2' if 'perturb' in kind else 'C3' if 'midpoint' in kind else 'C0', marker='^' if r['relearn'] is None else 'o')
         ax.annotate(str(n), (100 * r['compute'], y), fontsize=8, xytext=(4, 3), textcoords='offset points')
     ax.axhline(MAX_STEPS if ref['relearn'] is None else ref['relearn'], ls='--', c='grey', label='the retrained model')
     ax.axvline(5, ls=':', c='grey', label='compute target (5% of retraining)')

@@ -17,8 +17,8 @@ from .report import row_gain, auc_interval, suite_gain
 # %% auto #0
 __all__ = ['ATTACK_SUITES', 'RelearnAttack', 'attack_optimizer', 'relearn_curve', 'relearn_pairs', 'relearn_suite', 'tpr_at_fpr',
            'audit_rates', 'erasure_audit_sets', 'noisy_copy', 'noise_probe', 'interpolate', 'line_probe',
-           'weight_distance', 'audit_losses', 'erasure_row', 'add_erasure', 'erasure_markdown', 'erasure_targets',
-           'plot_erasure']
+           'weight_distance', 'audit_losses', 'erasure_row', 'erasure_rows', 'add_erasure', 'erasure_markdown',
+           'erasure_targets', 'plot_erasure']
 
 # %% ../nbs/13_erasure.ipynb #f323adec
 @dataclass(frozen=True)
@@ -209,6 +209,26 @@ def erasure_row(model:nn.Module, original:nn.Module, # the model under test, the
     if audit is not None and reference is not None: row['audit'] = audit_rates(audit, reference)
     return row
 
+# %% ../nbs/13_erasure.ipynb #d98c020e
+def erasure_rows(models:dict, # row name -> model (the first reference's model too, for the audit)
+                 original:nn.Module, suite, forget_tasks, # the original, the test suite, the forgotten tasks
+                 pairs:dict, # `relearn_pairs`
+                 references:tuple=('retrained',), # retrained models' rows: the audit is against the first
+                 members=None, nonmembers=None, # membership sets (None: no audit)
+                 names=None, # the rows to compute (None: every model); several processes can share the rows out
+                 progress:bool=True, **kw, # `erasure_row` arguments (attacks, max_steps, every, sigmas)
+                ): # yields (name, `erasure_row`) as each row is done
+    "The relearning suite, the probes and the audit of each named model, one row at a time."
+    fs = suite.subset(list(forget_tasks))
+    target = row_gain(evaluate(original, fs, progress=False), list(forget_tasks))
+    audit = members is not None and nonmembers is not None and references and references[0] in models
+    ref = audit_losses(models[references[0]], members, nonmembers) if audit else None
+    own = lambda name: ref if name == references[0] else audit_losses(models[name], members, nonmembers)
+    names = list(models) if names is None else list(names)
+    for name in (progress_bar(names, leave=False) if progress else names):
+        yield name, erasure_row(models[name], original, fs, target, pairs, audit=own(name) if audit else None,
+                                reference=ref, **kw)
+
 # %% ../nbs/13_erasure.ipynb #d4ecd8bd
 def add_erasure(rep:dict, # `forgetting_report`'s report (its rows are updated)
                 models:dict, # row name -> model, for every row to test (the original and retrained rows included)
@@ -216,18 +236,17 @@ def add_erasure(rep:dict, # `forgetting_report`'s report (its rows are updated)
                 pairs:dict, # `relearn_pairs`
                 references:tuple=('retrained',), # retrained models' rows: relearn_reference is the slowest's worst
                 members=None, nonmembers=None, # membership sets: the audit's rates, against the first reference
+                done:dict|None=None, # row name -> its `erasure_row` from before (a resumed run): kept, not computed
+                saved=None, # called with (name, row) after each row is computed (to keep it; None: nothing)
                 progress:bool=True, **kw, # `erasure_row` arguments (attacks, max_steps, every, sigmas)
                ) -> dict: # the report
-    "Add the relearning suite, the probes and the audit to every row of a report, and `relearn_reference`."
-    fs = suite.subset(list(forget_tasks))
-    target = row_gain(evaluate(original, fs, progress=False), list(forget_tasks))
-    audit = members is not None and nonmembers is not None and references and references[0] in models
-    ref = audit_losses(models[references[0]], members, nonmembers) if audit else None
-    for name in (progress_bar(list(models), leave=False) if progress else models):
-        losses = (ref if name == references[0] else audit_losses(models[name], members, nonmembers)) if audit else None
-        rep['rows'][name]['erasure'] = erasure_row(models[name], original, fs, target, pairs,
-                                                   audit=losses, reference=ref, **kw)
-        rep['rows'][name]['relearn_worst'] = rep['rows'][name]['erasure']['relearn_worst']
+    "Add the suite, the probes and the audit to every row of a report (`erasure_rows`), and `relearn_reference`."
+    done = dict(done or {})
+    for name, row in erasure_rows(models, original, suite, forget_tasks, pairs, references, members, nonmembers,
+                                  [n for n in models if n not in done], progress, **kw):
+        done[name] = row
+        if saved is not None: saved(name, row)
+    for name in models: rep['rows'][name].update(erasure=done[name], relearn_worst=done[name]['relearn_worst'])
     found = [rep['rows'][r]['relearn_worst'] for r in references if r in models]
     rep['relearn_reference'] = max(found) if found else None
     return rep

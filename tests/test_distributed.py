@@ -115,6 +115,7 @@ def unlearn_job():
             'neggrad+': (net, fs, rs, dict(method='neggrad+', batch_retain=4, **common)),
             'relabel': (net, fs, None, dict(method='relabel', **common)),
             'neggrad + relearn step': (net, fs, None, dict(method='neggrad', relearn_step=1e-3, **common)),
+            'pass-through + midpoint': (net, fs, None, dict(method='neggrad', forget_loss='pass-through', midpoint=1.0, **common)),
             'neggrad + projection, only b': (net, fs, None, dict(method='neggrad', retain_directions=4, update_only=['b'], retain_tasks=['noise15'], **common))}
 '''
 
