@@ -538,7 +538,7 @@ Erasure targets met (of the seeds): {summary}.
   {joined([sg(back(E['rows'][k])) for k in refs])} dB).
 {midpoint_erasure(E, mid, ref, budget, worst) if mid else ''}{perturb_erasure(pt, ref, worst) if pt else ''}
 {frontier(dft, mid, pt, ref, worst) if mid and pt else ''}
-`erasure.png` shows the curves and the noise probe.
+`erasure.png` shows every row's worst case against the reference, the relearning curves and the noise probe.
 """
 
 

@@ -292,17 +292,29 @@ def erasure_targets(rep:dict, # a report with `add_erasure`'s rows
 def plot_erasure(rep:dict, # a report with `add_erasure`'s rows
                  path=None, # write a PNG here (atomically; an existing file is replaced)
                 ):
-    "Relearning curves under the suite's first attack, and the weight-noise probe, for every row."
+    """Every row's worst-case relearning steps against the reference, its relearning curve under the suite's first
+    attack and the weight-noise probe: one colour per recipe (the bars name the rows), one line style per seed."""
     import matplotlib.pyplot as plt
     from forgetting.evaluate import atomic_write
-    rows = {k: r['erasure'] for k, r in rep['rows'].items() if 'erasure' in r}
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
-    for k, e in rows.items():
-        name, curve = next(iter(e['relearn']['attacks'].items()))
-        a.plot(curve['steps'], curve['gains'], marker='.', label=k)
-        b.plot([float(s) for s in e['noise']['gains']], list(e['noise']['gains'].values()), marker='o', label=k)
-    a.set_xlabel(f'fine-tuning steps ({name})'); a.set_ylabel('forgotten tasks: gain (dB)'); a.legend(fontsize=7)
+    rows, seen, style = {k: r for k, r in rep['rows'].items() if 'erasure' in r}, {}, {}
+    groups = list(dict.fromkeys(r.get('recipe', k) for k, r in rows.items()))
+    colour = {k: f"C{groups.index(r.get('recipe', k)) % 10}" for k, r in rows.items()}
+    for k, r in rows.items():
+        g = r.get('recipe', k); style[k] = ('-', '--', ':', '-.')[seen.get(g, 0) % 4]; seen[g] = seen.get(g, 0) + 1
+    fig, (w, a, b) = plt.subplots(1, 3, figsize=(17, 0.3 * len(rows) + 2.5), gridspec_kw=dict(width_ratios=(1.2, 1, 1)))
+    w.barh(range(len(rows)), [r['relearn_worst'] for r in rows.values()], color=[colour[k] for k in rows])
+    w.set_yticks(range(len(rows)), list(rows), fontsize=7); w.invert_yaxis()
+    if rep.get('relearn_reference') is not None: w.axvline(rep['relearn_reference'], ls='--', c='grey')
+    budget = next(iter(rows.values()))['erasure']['relearn']['budget']
+    w.set_xlabel(f'worst-case steps to relearn ({budget + 1}: none in {budget}; dashed: the reference)')
+    for k, r in rows.items():
+        name, curve = next(iter(r['erasure']['relearn']['attacks'].items()))
+        a.plot(curve['steps'], curve['gains'], marker='.', c=colour[k], ls=style[k])
+        noise = r['erasure']['noise']['gains']
+        b.plot([float(s) for s in noise], list(noise.values()), marker='o', c=colour[k], ls=style[k])
+    a.set_xlabel(f'fine-tuning steps ({name})'); a.set_ylabel('forgotten tasks: gain (dB)')
     b.set_xscale('symlog', linthresh=0.01); b.set_xlabel('weight noise (x each tensor std)'); b.set_ylabel('gain (dB)')
-    a.set_title('relearning'); b.set_title('weight-noise probe'); fig.tight_layout()
+    w.set_title('the relearning suite'); a.set_title('relearning'); b.set_title('weight-noise probe')
+    fig.tight_layout()
     if path is not None: atomic_write(path, lambda q: fig.savefig(q, dpi=110, format='png'), True)
     return fig
