@@ -269,14 +269,13 @@ def erasure_one(args, name:str):
     print(f"{name:45s} relearn worst {row['relearn_worst']}, noise rise {row['noise']['rise']:+.2f} dB", flush=True)
 
 
-def erasure(args, rep, original, retrained, models, relearn_set, ft, rt, layout):
+def erasure(args, rep, original, retrained, references, models, relearn_set, ft, rt, layout):
     """The relearning attack suite, the probes and the 64-member audit on every row (`forgetting.erasure.add_erasure`),
     each row in a worker process (--jobs at a time) and cached; the reference spread from the retrained models, and the
     erasure targets."""
     from forgetting.erasure import add_erasure, erasure_targets, plot_erasure
     from forgetting.evaluate import load_json
-    every = {'original': original.model, 'retrained': retrained.model, **reference_models(args),
-             **{k: m for k, (m, _) in models.items()}}
+    every = {'original': original.model, 'retrained': retrained.model, **references, **{k: m for k, (m, _) in models.items()}}
     run_workers(args, [(k, ['--erasure-one', k]) for k in every if not erasure_cached(args, k).exists()])
     refs = ('retrained', *[k for k in every if k.startswith('retrained (')])
     setup = erasure_setup(args, original, ft, rt, layout, relearn_set)
@@ -304,13 +303,14 @@ def report(args, todo):
     models = {name: (row_model(args, name, original, retrained), load_json(cache / f'{slug(name)}.json')) for name, *_ in todo}
     suite = bundled_suite('test')
     members, nonmembers = membership_sets(ft, layout)
-    rows = {**models, **(reference_models(args) if args.erasure else {})}
+    references = reference_models(args) if args.erasure else {}
+    rows = {**models, **references}
     rep = forgetting_report(original.model, retrained.model, rows, suite, ft, members, nonmembers,
                             retrain=retrain_cost(retrained.card), relearn_set=relearn_set, progress=False)
     for name, recipe, group, options, seed in todo:
         rep['rows'][name].update(recipe=recipe, group=group, seed=seed, command=models[name][1]['command'])
     rep['seeds'], rep['targets'] = seed_spreads(rep), unlearned_targets(rep)
-    if args.erasure: erasure(args, rep, original, retrained, models, relearn_set, ft, rt, layout)
+    if args.erasure: erasure(args, rep, original, retrained, references, models, relearn_set, ft, rt, layout)
     train_photos = bundled_split()[0]
     why = [k for k in ('GA only seed 0', 'accurate (published) seed 0', f'{DEFAULT_METHOD} -distill', f'{DEFAULT_METHOD} seed 0') if k in models]
     rep['diagnostics'] = dict(gradient_alignment=gradient_alignment(original.model, train_photos, ft[0], rt),

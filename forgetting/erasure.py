@@ -219,12 +219,13 @@ def erasure_rows(models:dict, # row name -> model (the first reference's model t
                  progress:bool=True, **kw, # `erasure_row` arguments (attacks, max_steps, every, sigmas)
                 ): # yields (name, `erasure_row`) as each row is done
     "The relearning suite, the probes and the audit of each named model, one row at a time."
+    names = list(models) if names is None else list(names)
+    if not names: return                                              # nothing to do: no target, no audit losses
     fs = suite.subset(list(forget_tasks))
     target = row_gain(evaluate(original, fs, progress=False), list(forget_tasks))
     audit = members is not None and nonmembers is not None and references and references[0] in models
     ref = audit_losses(models[references[0]], members, nonmembers) if audit else None
     own = lambda name: ref if name == references[0] else audit_losses(models[name], members, nonmembers)
-    names = list(models) if names is None else list(names)
     for name in (progress_bar(names, leave=False) if progress else names):
         yield name, erasure_row(models[name], original, fs, target, pairs, audit=own(name) if audit else None,
                                 reference=ref, **kw)
