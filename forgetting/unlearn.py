@@ -19,15 +19,16 @@ from .distributed import (job_ranks, rank_share, means_over_ranks, rank0_values,
                                     average_gradients_, from_rank0_)
 
 # %% auto #0
-__all__ = ['UNLEARN_RULES', 'DEFAULT_METHOD', 'ACCURATE', 'DEFAULT', 'PUBLISHED', 'OPTIONS', 'PUBLISHED_LOOP', 'BASELINES',
-           'ABLATIONS', 'RECIPES', 'CONFIGS', 'BATCHES', 'STATE_FORMAT', 'UnlearnConfig', 'check_config', 'Variant',
-           'add_recipes', 'config_fields', 'config_class', 'unused_fields', 'ablation', 'as_pairs', 'used_batches',
-           'check_world_size', 'job_device', 'mas_importance', 'anchoring_weights', 'forget_anchoring', 'flat_gradient',
-           'scaled_eps', 'outputs', 'adversarial_examples', 'proxy_retain_inputs', 'forget_term', 'importance_term',
-           'unlearn_loss', 'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'step_passes', 'make_optimizer',
-           'update_step', 'with_outcome', 'job_fingerprint', 'job_difference', 'StateFile', 'unlearn_loop',
-           'check_forget_tasks', 'retained_tasks', 'adversarial_starts', 'labelled_sets', 'prepare_context',
-           'check_job', 'make_config', 'reinitialise', 'proxy_images', 'run_passes', 'forget', 'retrain']
+__all__ = ['UNLEARN_RULES', 'DEFAULT_METHOD', 'ACCURATE', 'DEFAULT', 'TYPE_SETTINGS', 'PUBLISHED', 'OPTIONS', 'PUBLISHED_LOOP',
+           'BASELINES', 'ABLATIONS', 'RECIPES', 'CONFIGS', 'BATCHES', 'STATE_FORMAT', 'UnlearnConfig', 'check_config',
+           'Variant', 'add_recipes', 'config_fields', 'config_class', 'unused_fields', 'ablation', 'as_pairs',
+           'used_batches', 'check_world_size', 'job_device', 'mas_importance', 'anchoring_weights', 'forget_anchoring',
+           'flat_gradient', 'scaled_eps', 'outputs', 'adversarial_examples', 'proxy_retain_inputs', 'forget_term',
+           'importance_term', 'unlearn_loss', 'forget_gain', 'StopRule', 'DivergenceGuard', 'draw_batch', 'step_passes',
+           'make_optimizer', 'update_step', 'with_outcome', 'job_fingerprint', 'job_difference', 'StateFile',
+           'unlearn_loop', 'check_forget_tasks', 'retained_tasks', 'adversarial_starts', 'labelled_sets',
+           'prepare_context', 'check_job', 'make_config', 'type_config', 'reinitialise', 'proxy_images', 'run_passes',
+           'forget', 'retrain']
 
 # %% ../nbs/05_unlearn.ipynb #9fd439f5
 @dataclass
@@ -131,6 +132,11 @@ ACCURATE = dict(forget_loss='ascent', adversarial=True, importance=True, distill
 # Adam; pass-through's optimum is a gain of exactly 0 dB, so the run stops within 0.25 dB of it, checked every 5 steps
 # from step 100 on (chosen on a validation suite, `figures/option_search/`)
 DEFAULT = {DEFAULT_METHOD: {}}             # the defaults of `UnlearnConfig`
+
+# %% ../nbs/05_unlearn.ipynb #68ee1059
+# the default's settings when it forgets rain or noise (haze: `UnlearnConfig`'s): of the candidates whose stop rule fires
+# within the step limit on the validation suite, the one that keeps the retained tasks best (`figures/type_search/`)
+TYPE_SETTINGS = {'rain': dict(lr=3e-4), 'noise': dict(lr=1e-3, distill=5.0)}
 
 # %% ../nbs/05_unlearn.ipynb #a2841492
 PUBLISHED = {'accurate': ACCURATE}
@@ -829,6 +835,16 @@ def make_config(config:UnlearnConfig|None, method:str|None, overrides:dict) -> t
     return (replace(config, **overrides) if set(overrides) <= set(asdict(config))
             else config_class(values)(**values)), 'custom'
 
+# %% ../nbs/05_unlearn.ipynb #05657ff5
+def type_config(cfg:UnlearnConfig, name:str, # the job's config and recipe name (`make_config`)
+                forget_tasks:list, # the forgotten tasks (`check_forget_tasks`)
+                overrides:dict, # the fields the caller set: they win
+               ) -> UnlearnConfig:
+    "The default recipe on one forgotten type takes that type's `TYPE_SETTINGS`, but for the fields the caller set."
+    types = {task_type(t) for t in forget_tasks}
+    if name != DEFAULT_METHOD or len(types) != 1: return cfg
+    return replace(cfg, **{k: v for k, v in TYPE_SETTINGS.get(types.pop(), {}).items() if k not in overrides})
+
 # %% ../nbs/05_unlearn.ipynb #d1549aff
 def reinitialise(model:nn.Module, seed:int=0) -> nn.Module:
     "A copy of `model` with every submodule's parameters reset (`reset_parameters`); the global RNG is left as it was."
@@ -902,6 +918,7 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
     t0, dev, hooks = time.perf_counter(), job_device(model, cfg.device), cfg.variants()
     (new, f0), clean = _model_copies(model, dev, ranks), proxy_images(proxy, cfg)
     sets, forget_tasks, passes = labelled_sets(f0, cfg, forget_set, retain_set, trained_tasks, clean, ranks)
+    cfg = type_config(cfg, name, forget_tasks, overrides)
     saver = (None if state is None
              else StateFile(state, job_fingerprint(f0, cfg, sets['forget'], clean), save_every, ranks[0]))
     retained = (sets['proxy'][0], sets['forget'][1] if clean is None else clean) if 'proxy' in sets else None

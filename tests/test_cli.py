@@ -170,3 +170,15 @@ def test_train_options_are_the_train_config_fields():
     assert config <= flags(out) and all(' '.join(docments(TrainConfig)[f.name].split()[:3]) in ' '.join(out.split()) for f in fields(TrainConfig))
     assert flags(out) - config == {'--help', '--out', '--model', '--suite-size', '--suite-grid', '--run', '--no-resume', '--stop-at',
                                    '--figure', '--overwrite', '--quiet', '--nproc', '--no-balance', '--no-amp'}
+
+
+def test_default_recipe_takes_the_forgotten_types_settings(ckpts, tmp_path):
+    "The default recipe forgets noise with `TYPE_SETTINGS['noise']` (the card records them) but for what --lr sets."
+    from forgetting.unlearn import TYPE_SETTINGS, UnlearnConfig
+    config = lambda name: json.loads((tmp_path / f'{name}.json').read_text())['unlearning']['config']
+    settings = lambda name: {k: config(name)[k] for k in TYPE_SETTINGS['noise']}
+    for name, options in (('noise', ['--forget', 'noise']), ('own', ['--forget', 'noise', '--lr', '2e-4']), ('haze', [])):
+        ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / f'{name}.pt', *options, *FAST_UNLEARN))
+    base = {k: getattr(UnlearnConfig(), k) for k in TYPE_SETTINGS['noise']}
+    assert settings('noise') == TYPE_SETTINGS['noise'] != base and settings('haze') == base
+    assert settings('own') == {**TYPE_SETTINGS['noise'], 'lr': 2e-4}
