@@ -25,6 +25,7 @@ TARGETS = dict(forget_gap=0.5, retain_change=-0.3, compute=0.05)   # forgetting.
 RELEARN = dict(within=1.0, max_steps=100, every=10)                 # forgetting.report.relearn_steps defaults
 RELEASE_BARS = dict(gain={'rain': 3.0, 'haze': 3.0, 'noise50': 6.0}, retained_gap=0.5, forgotten_gain=1.0)  # forgetting.train.RELEASE_BARS
 ROBUST = dict(clean_cost=0.3, square_queries=300, cw_drop=3.0)      # benchmarks/robust_finetune.py (target, SQUARE, minimal_norms)
+RETAIN_FLOOR, STEP_LIMIT = -0.5, 300   # the erasure issue's per-seed retain floor; forgetting.unlearn.UnlearnConfig.steps
 
 # --------------------------------------------------------------------------------------------------------- reading
 
@@ -92,6 +93,7 @@ ROB, OLD = load('figures/robust_finetune/robust_finetune.json'), load('figures/r
 BENCH, DEMO = load('figures/model_benchmark.json'), load('figures/demo/report.json')
 FULL = load('figures/fullsize_unlearn/fullsize_unlearn.json')
 TSE, TYS = load('figures/type_search/type_search.json'), load('figures/study_types/type_study.json')['types']
+FIRST = next(g for g in TYS['noise']['seeds'] if g != 'noise')   # noise at the first rule's choice
 CARD = {n: load(f'data/checkpoints/{n}.json') for n in ('promptir-tiny-original', 'promptir-tiny-retrained-nohaze',
                                                          'adair-tiny-original', 'adair-tiny-retrained-nohaze', 'purifier-dim16')}
 FT, RT = S['forget_tasks'], S['retain_tasks']
@@ -143,6 +145,7 @@ its numbers are in no committed JSON; they are listed at the end.
 - [The yardstick: the study pair, the suite and the audit](#the-yardstick-the-study-pair-the-suite-and-the-audit)
 - [The forgetting study on the study pair](#the-forgetting-study-on-the-study-pair)
 - [The option search](#the-option-search)
+- [Forgetting rain and noise](#forgetting-rain-and-noise)
 - [Relearning and erasure](#relearning-and-erasure)
 - [The default on AdaIR-tiny](#the-default-on-adair-tiny)
 - [Robustness: attacks and defences on the study pair's original](#robustness-attacks-and-defences-on-the-study-pairs-original)
@@ -426,10 +429,10 @@ decisive rows, the stop rule from step 0 against the chosen default (from step 1
 """
 
 def meets(rows, mean):
-    "Whether a recipe's retain change meets the retain target: the mean, and every seed above the floor of -0.5 dB."
-    return mean >= TARGETS['retain_change'] and all(r['retain_change'] >= -0.5 for r in rows)
+    "Whether a recipe's retain change meets the erasure issue's retain target: the mean, and every seed above the floor."
+    return mean >= TARGETS['retain_change'] and all(r['retain_change'] >= RETAIN_FLOOR for r in rows)
 
-def first_group(): return next(g for g in TYS['noise']['seeds'] if g != 'noise')
+def rows_of_type(t): return [TYS[t]['rows'][n] for n in TYS[t]['seeds'][t]['rows']]
 
 def other_types():
     "Forgetting rain and noise: the default's settings per type, screened on the validation suite, then the test photos."
@@ -447,18 +450,22 @@ def other_types():
     for t, rep in TYS.items():
         for g, sm in rep['seeds'].items():
             rs = [rep['rows'][n] | {'name': n} for n in sm['rows']]
-            claim(all(r['forgot'] and r['stop_step'] < 300 for r in rs), f'the stop rule fires before the limit on every {g} seed')
+            claim(all(r['forgot'] and r['stop_step'] < STEP_LIMIT for r in rs), f'the stop rule fires before the limit on every {g} seed')
+            claim(all(r['compute'] > TARGETS['compute'] for r in rs), f"every {g} seed costs more than the {TARGETS['compute']:.0%} target")
             ok = meets(rs, sm['retain_change']['mean'])
             test.append([g, f"{rs[0]['lr']:g}, {rs[0]['distill']:g}", ', '.join(str(r['stop_step']) for r in rs),
                          f"{sg(sm['forget_gain']['mean'])} (original {sg(rep['rows']['original']['forget_gain'])})",
                          '; '.join(ci(r['gain']) for r in rs), mean_sd(sm['retain_change']), '; '.join(ci(r['retain']) for r in rs),
                          'met' if ok else '**missed**', pct(sm['compute']['mean']), ', '.join(steps(r['relearn_steps']) for r in rs)])
-            low = [r for r in rs if r['retain_change'] < -0.5]
-            said.append(f"`{g}`: the retained tasks {'meet' if ok else 'miss'} the retain target" + ('' if not low else ' (' + '; '.join(
-                f"{r['name']}: " + ', '.join(f"{k} {sg(v['mean'])}" for k, v in r['retain']['tasks'].items()) for r in low) + ')'))
+            low = [r for r in rs if r['retain_change'] < RETAIN_FLOOR]
+            per = sum(r['retain_change'] >= TARGETS['retain_change'] for r in rs)
+            below = '; '.join(f"below the floor, {r['name']}: " + ', '.join(f"{k} {sg(v['mean'])}" for k, v in r['retain']['tasks'].items())
+                              for r in low)
+            said.append(f"`{g}`: the retained tasks {'meet' if ok else 'miss'} it ({per} of {len(rs)} seeds at or above "
+                        f"{TARGETS['retain_change']}" + (f'; {below})' if low else ')'))
     vs = TYS['noise']['versus_first']
     claim(len(vs) == 3 and all(d['low'] < 0 < d['high'] for d in vs.values()), "no seed's interval tells the two noise settings apart")
-    claim(TYS['noise']['seeds']['noise']['compute']['mean'] > TYS['noise']['seeds'][first_group()]['compute']['mean'], 'the chosen noise settings cost more')
+    claim(TYS['noise']['seeds']['noise']['compute']['mean'] > TYS['noise']['seeds'][FIRST]['compute']['mean'], 'the chosen noise settings cost more')
     return f"""## Forgetting rain and noise
 
 {remake('type_search/', 'study_types/')}
@@ -483,8 +490,11 @@ through):
 {table(['rows', 'lr, distill', 'stop steps', 'forget gain', 'forget gain per seed [95%]', 'retain change', 'retain change per seed [95%]',
         'retain target', 'compute %', 'relearning probe (steps)'], test)}
 
-{'; '.join(said)}. Against the first rule's rows of the same seed, the chosen noise settings change the retained tasks by
-{', '.join(ci(d) for d in vs.values())} dB: no interval tells them from 0, at more compute. Forgetting noise without retain data costs rain and haze on some seeds under both settings run
+The retain target here is the erasure issue's: a mean of at least {TARGETS['retain_change']} dB and every seed at least
+{RETAIN_FLOOR} dB. {'; '.join(said)}. Against the first rule's rows of the same seed, the chosen noise settings change the
+retained tasks by {', '.join(ci(d) for d in vs.values())} dB: no interval tells them from 0, at more compute. Every row
+costs more than the project's {TARGETS['compute']:.0%} compute target (rain {span([r['compute'] * 100 for r in rows_of_type('rain')], 1)}%,
+noise {span([r['compute'] * 100 for r in rows_of_type('noise')], 1)}%). Forgetting noise without retain data costs rain and haze on some seeds under both settings run
 on the test photos: the retain target for it is not met here. The relearning probe has no reference
 here: there is no model retrained without rain or noise.
 """

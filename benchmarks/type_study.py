@@ -11,7 +11,7 @@ through, pass-through's optimum), beside the stop rule's verdict; the retain cha
 original on the retained tasks, paired per image. Compute is over retraining's cost from the retrained model's card (the
 same training recipe). Finished rows are cached in --cache; writes `type_study.{json,md,png}` into --out.
 """
-import json, sys, time
+import copy, sys
 from pathlib import Path
 import torch
 from option_search import ORIGINAL, RETRAINED, candidate_args, run_candidates, slug
@@ -64,12 +64,15 @@ def type_report(kind:str, cache:Path) -> dict:
     from forgetting.data import bundled_suite
     from forgetting.evaluate import load_json
     from forgetting.report import forgetting_report, retrain_cost
+    from forgetting.unlearn import TYPE_SETTINGS
     original, ft, rt, relearn_set = forget_job(kind)
     rows = {}
     for name, (t, *_) in ROWS.items():
         if t != kind: continue
-        model = load_model(ROOT / ORIGINAL, None, 'cpu').model
-        model.load_state_dict(torch.load(cache / f'{slug(name)}.pt', weights_only=True)); hist = load_json(cache / f'{slug(name)}.json')
+        model, hist = copy.deepcopy(original.model), load_json(cache / f'{slug(name)}.json')
+        model.load_state_dict(torch.load(cache / f'{slug(name)}.pt', weights_only=True))
+        if group(name) == kind and (bad := {k: v for k, v in TYPE_SETTINGS[kind].items() if hist['config'][k] != v}):
+            sys.exit(f'{name}: the cached row ran with other settings than TYPE_SETTINGS {bad}: remove it from --cache')
         rows[name] = (model.eval(), hist)
     rep = forgetting_report(original.model, None, rows, bundled_suite('test'), ft, relearn_set=relearn_set,
                             retrain=retrain_cost(load_model(ROOT / RETRAINED, None, 'cpu').card), progress=False)
@@ -85,9 +88,8 @@ def type_report(kind:str, cache:Path) -> dict:
 def versus_first(rep:dict, tasks:list) -> dict:
     "Each default row against the first rule's row of the same seed on the retained tasks, paired per image ({} if none)."
     from forgetting.evaluate import paired_difference
-    res = rep['results']
-    return {f'{n} - {FIRST} seed {n.rsplit(" ", 1)[1]}': paired_difference(res[n], res[f'{FIRST} seed {n.rsplit(" ", 1)[1]}'], tasks)
-            for n in res if group(n) in TYPES and f'{FIRST} seed {n.rsplit(" ", 1)[1]}' in res}
+    res, first = rep['results'], lambda n: f"{FIRST} seed {n.rsplit(' ', 1)[1]}"
+    return {f'{n} - {first(n)}': paired_difference(res[n], res[first(n)], tasks) for n in res if group(n) in TYPES and first(n) in res}
 
 
 def seeds_of(rows:list) -> dict:

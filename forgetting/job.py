@@ -78,7 +78,8 @@ def job_args(p:argparse.ArgumentParser, # a parser; the job's options go into gr
                         "'retrain': train a fresh copy on the retained tasks)")
     g.add_argument('--steps', type=int, default=None, help='step limit (default: the recipe\'s)')
     g.add_argument('--lr', type=float, default=None,
-                   help='learning rate (default: the recipe\'s; the default recipe\'s depends on the forgotten type: TYPE_SETTINGS)')
+                   help='learning rate (default: the recipe\'s; the default recipe\'s depends on the forgotten type, '
+                        'TYPE_SETTINGS)')
     g.add_argument('--amp', action='store_true',
                    help='bf16 autocast of the unlearning steps on CUDA (ignored on the CPU)')
     g.add_argument('--forget-size', type=int, default=64, help='forget-set patches')

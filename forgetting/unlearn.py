@@ -134,8 +134,9 @@ ACCURATE = dict(forget_loss='ascent', adversarial=True, importance=True, distill
 DEFAULT = {DEFAULT_METHOD: {}}             # the defaults of `UnlearnConfig`
 
 # %% ../nbs/05_unlearn.ipynb #68ee1059
-# the default's settings when it forgets rain or noise (haze: `UnlearnConfig`'s): of the candidates whose stop rule fires
-# within the step limit on the validation suite, the one that keeps the retained tasks best (`figures/type_search/`)
+# the default's settings when it forgets rain or noise (haze: `UnlearnConfig`'s): of the candidates whose stop rule
+# fires within the step limit on the validation suite, the one that keeps the retained tasks best
+# (`figures/type_search/`); the default recipe by name only, not its ablation rows or a custom config
 TYPE_SETTINGS = {'rain': dict(lr=3e-4), 'noise': dict(lr=1e-3, distill=5.0)}
 
 # %% ../nbs/05_unlearn.ipynb #a2841492
@@ -909,7 +910,7 @@ def forget(model:nn.Module, # trained image-to-image model (never modified)
            state:str|Path|None=None, # keep a resumable state file here (`StateFile`): a rerun continues from it
            save_every:int=50, # steps between saves of `state`
            stop_at:int|None=None, # pause after this step (needs `state`; the history says `paused`): rerun to continue
-           **overrides, # `UnlearnConfig` fields
+           **overrides, # `UnlearnConfig` fields (they win over the default's `TYPE_SETTINGS` for the forgotten type)
           ) -> tuple: # (new model, history dict)
     "Make a copy of `model` forget `forget_set`."
     (cfg, name), ranks = make_config(config, method, overrides), job_ranks(distributed)

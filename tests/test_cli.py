@@ -177,8 +177,10 @@ def test_default_recipe_takes_the_forgotten_types_settings(ckpts, tmp_path):
     from forgetting.unlearn import TYPE_SETTINGS, UnlearnConfig
     config = lambda name: json.loads((tmp_path / f'{name}.json').read_text())['unlearning']['config']
     settings = lambda name: {k: config(name)[k] for k in TYPE_SETTINGS['noise']}
-    for name, options in (('noise', ['--forget', 'noise']), ('own', ['--forget', 'noise', '--lr', '2e-4']), ('haze', [])):
-        ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / f'{name}.pt', *options, *FAST_UNLEARN))
+    runs = (('noise', ['--forget', 'noise']), ('own', ['--forget', 'noise', '--lr', '2e-4']), ('haze', []))
+    for name, options in runs:
+        ok(forgetting('unlearn', '--checkpoint', ckpts / 'orig.pt', '--out', tmp_path / f'{name}.pt', *options,
+                      *FAST_UNLEARN))
     base = {k: getattr(UnlearnConfig(), k) for k in TYPE_SETTINGS['noise']}
     assert settings('noise') == TYPE_SETTINGS['noise'] != base and settings('haze') == base
     assert settings('own') == {**TYPE_SETTINGS['noise'], 'lr': 2e-4}
