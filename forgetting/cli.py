@@ -35,7 +35,7 @@ __all__ = ['REPO', 'ORIGINAL', 'RETRAINED', 'DEMO_OUT', 'USER_ERRORS', 'TILE_HEL
            'command', 'one_line', 'out_of_memory', 'user_message', 'main', 'device_of', 'json_dump', 'say',
            'check_folders', 'relaunch', 'command_line', 'finish_interrupted', 'cmd_train', 'checkpoint_model',
            'defended', 'json_out', 'cmd_evaluate', 'attack_budgets', 'cmd_attack', 'cmd_purifier', 'cmd_unlearn',
-           'report_data', 'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
+           'report_data', 'check_references', 'cmd_report', 'demo_folder', 'demo_outputs', 'cmd_demo']
 
 # %% ../nbs/07_cli.ipynb #71f361fc
 REPO = Path(forgetting.__file__).resolve().parent.parent
@@ -748,6 +748,7 @@ def _named(items:list[str]) -> dict[str, str]:
 # %% ../nbs/07_cli.ipynb #36d18989
 def report_data(args, ft:list, layout:str) -> tuple: # (members, non-members, their record, the relearning forget set)
     "The audit's sets (your folders; the bundled ones; with --erasure the 64-member ones) and the relearning data."
+    check_folders(args, 'members', 'nonmembers')
     if args.erasure and args.mia and not args.members:
         (members, nonmembers), record = erasure_audit_sets(ft, layout, args.size), None
     else: members, nonmembers, record = (audit_sets(ft, args.members, args.nonmembers, layout, args.size, args.grid,
@@ -755,6 +756,16 @@ def report_data(args, ft:list, layout:str) -> tuple: # (members, non-members, th
     job = Job(args.forget, **folder_fields(args.members), pairs_task=args.pairs_task, forget_size=args.forget_size,
               patch_size=args.patch_size, seed=args.seed)
     return members, nonmembers, record, forget_data(job, ft, layout) if args.relearn or args.erasure else None
+
+# %% ../nbs/07_cli.ipynb #269f7066
+def check_references(named:list, # (option, a retrained model as loaded or None), e.g. ('--retrained', loaded)
+                     forget_tasks:list, # the forgotten tasks
+                    ):
+    "A retrained model is a reference only if it never learnt what is forgotten (a model without a task list passes)."
+    for flag, loaded in named:
+        if loaded is None or loaded.tasks is None or not (learnt := [t for t in forget_tasks if t in loaded.tasks]): continue
+        raise ValueError(f"{flag} {loaded.path} was trained on {', '.join(learnt)}: it is no reference for forgetting "
+                         "them; pass a model retrained without them, or none")
 
 # %% ../nbs/07_cli.ipynb #7e63267e
 @command
@@ -764,7 +775,6 @@ def cmd_report(args, argv) -> int:
         raise ValueError(f"{need} needs --retrained: the audit and the relearning reference measure against it")
     if (args.members or args.nonmembers) and not args.mia:
         raise ValueError("--members and --nonmembers are the audit's data: add --mia")
-    check_folders(args, 'members', 'nonmembers')
     references = {f'retrained ({Path(p).stem})': p for p in args.references}
     dev, named = device_of(args), {**_named(args.unlearned), **references}
     inputs = {k: v for name, p in [('--original', args.original), ('--retrained', args.retrained), *named.items()] if p
@@ -778,6 +788,7 @@ def cmd_report(args, argv) -> int:
     loaded = {k: checkpoint_model(p, args.model, dev) for k, p in named.items()}
     suite, layout = build_suite(args), layout_of(original)
     members, nonmembers, record, relearn = report_data(args, ft, layout)
+    check_references([('--retrained', retrained), *[('--references', loaded[k]) for k in references]], ft)
     cost = retrain_cost(retrained.card) if retrained and 'seconds' in retrained.card else None
     report = forgetting_report(original.model, retrained and retrained.model,
                                {k: (l.model, card_history(l.card)) for k, l in loaded.items()}, suite, ft, members,

@@ -184,3 +184,9 @@ def test_default_recipe_takes_the_forgotten_types_settings(ckpts, tmp_path):
     base = {k: getattr(UnlearnConfig(), k) for k in TYPE_SETTINGS['noise']}
     assert settings('noise') == TYPE_SETTINGS['noise'] != base and settings('haze') == base
     assert settings('own') == {**TYPE_SETTINGS['noise'], 'lr': 2e-4}
+
+
+def test_report_refuses_a_reference_that_learnt_the_forgotten_type(ckpts, tmp_path):
+    "A model retrained without haze was trained on rain: it is no reference for forgetting rain (one line, exit 1)."
+    user_error(forgetting('report', '--original', ckpts / 'orig.pt', '--retrained', ckpts / 'nohaze.pt', '--forget', 'rain',
+                          *SMALL), 'was trained on rain')
