@@ -11,10 +11,11 @@ through, pass-through's optimum), beside the stop rule's verdict; the retain cha
 original on the retained tasks, paired per image. Compute is over retraining's cost from the retrained model's card (the
 same training recipe). Finished rows are cached in --cache; writes `type_study.{json,md,png}` into --out.
 """
-import copy, sys
+import argparse, copy, sys
 from pathlib import Path
 import torch
 from option_search import ORIGINAL, RETRAINED, candidate_args, run_candidates, slug
+from forgetting_study import forget_job as study_job, run_one as study_row
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPES, SEEDS = ('rain', 'noise'), (0, 1, 2)
@@ -24,31 +25,21 @@ ROWS = {**{f'{t} seed {s}': (t, s, []) for t in TYPES for s in SEEDS},   # row -
 def group(name:str) -> str: return name.rsplit(' seed ', 1)[0]
 
 
+def study_args(kind:str, cache=None) -> argparse.Namespace:
+    "The options `forgetting_study.py`'s row functions read, for the study pair's original forgetting `kind`."
+    return argparse.Namespace(original=ORIGINAL, forget=kind, cache=cache)
+
+
 def forget_job(kind:str):
     "The original, its forgotten and retained tasks, and the seed-0 forget set of the type (for relearning)."
-    from forgetting.model import load_model
-    from forgetting.job import Job, layout_of, forget_data
-    from forgetting.data import forget_retain
-    original = load_model(ROOT / ORIGINAL, None, 'cpu')
-    ft, rt = forget_retain(kind, original.tasks)
-    return original, ft, rt, forget_data(Job(kind), ft, layout_of(original))
+    original, ft, rt, _, relearn_set = study_job(study_args(kind))
+    return original, ft, rt, relearn_set
 
 
 def run_one(name:str, cache:Path):
-    "One row as `forgetting unlearn` runs it, with its relearning steps; cached."
-    from forgetting.job import parse_job, run_job
-    from forgetting.data import bundled_suite
-    from forgetting.evaluate import atomic_write, save_json, evaluate
-    from forgetting.report import relearn_steps, row_gain
+    "One row as `forgetting unlearn` runs it, with its relearning steps; cached (the study script's row runner)."
     kind, seed, extra = ROWS[name]
-    original, ft, rt, relearn_set = forget_job(kind)
-    options = ['--forget', kind, '--seed', str(seed), *extra]
-    new, hist, _, _ = run_job(original, parse_job(options), progress=False)
-    suite = bundled_suite('test', ft)
-    hist['relearn_steps'] = relearn_steps(new, relearn_set, suite, row_gain(evaluate(original.model, suite, progress=False), ft))
-    hist['command'] = 'forgetting unlearn --checkpoint ' + ORIGINAL + ' --out unlearned.pt ' + ' '.join(options) + ' --quiet'
-    atomic_write(cache / f'{slug(name)}.pt', lambda p: torch.save(new.state_dict(), p), True)
-    save_json(hist, cache / f'{slug(name)}.json', True, default=str)
+    study_row(study_args(kind, cache), name, ['--forget', kind, '--seed', str(seed), *extra])   # --forget again: the command names it
 
 
 def gain_interval(results, tasks) -> dict:

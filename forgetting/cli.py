@@ -763,9 +763,10 @@ def check_references(named:list, # (option, a retrained model as loaded or None)
                     ):
     "A retrained model is a reference only if it never learnt what is forgotten (a model without a task list passes)."
     for flag, loaded in named:
-        if loaded is None or loaded.tasks is None or not (learnt := [t for t in forget_tasks if t in loaded.tasks]): continue
-        raise ValueError(f"{flag} {loaded.path} was trained on {', '.join(learnt)}: it is no reference for forgetting "
-                         "them; pass a model retrained without them, or none")
+        learnt = [t for t in forget_tasks if loaded is not None and t in (loaded.tasks or ())]
+        if learnt:
+            raise ValueError(f"{flag} {loaded.path} was trained on {', '.join(learnt)}: it is no reference for "
+                             "forgetting them; pass a model retrained without them, or none")
 
 # %% ../nbs/07_cli.ipynb #7e63267e
 @command
