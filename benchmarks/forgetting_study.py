@@ -41,7 +41,8 @@ def study_rows(blocks:dict|None=None):
     import forgetting.variants  # noqa: F401  (its ablation rows join ABLATIONS)
     from forgetting.unlearn import ABLATIONS, DEFAULT_METHOD
     three = ('GA only', 'accurate -adv', 'pass-through-distill -min steps', 'pass-through-distill +relearn step',
-             'pass-through-distill +perturb 0.3', 'pass-through-distill +midpoint 3')
+             'pass-through-distill +perturb 0.3', 'pass-through-distill +midpoint 3',
+             'pass-through-distill +midpoint 3, lr 3e-4')
     ablations = [(n, 'ablation', options_of(r, ch), SEEDS if n in three else (0,)) for n, (r, ch) in ABLATIONS.items()]
     retain = lambda recipe, f, extra=None: options_of(recipe, {**(extra or {}), 'retain_weight': 1.0}) + ['--retain-fraction', str(f)]
     fast4 = dict(batch_retain=4)

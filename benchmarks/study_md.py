@@ -89,6 +89,7 @@ def paired(rep_a, a, rep_b, b, tasks):
 S, NEG, SSD, ADA = study('study'), study('study_negation'), study('study_ssd'), study('study_adair')
 REL, SEL, PER, ALL = study('study_relearn'), study('study_selective'), study('study_perturb'), study('study_all')
 OPT, RS = load('figures/option_search/option_search.json'), load('figures/relearn_search/relearn_search.json')
+ES = load('figures/erasure_search/erasure_search.json')
 ROB, OLD = load('figures/robust_finetune/robust_finetune.json'), load('figures/robustness.json')
 BENCH, DEMO = load('figures/model_benchmark.json'), load('figures/demo/report.json')
 FULL = load('figures/fullsize_unlearn/fullsize_unlearn.json')
@@ -539,6 +540,7 @@ retain change {sg(s['retain_change']['mean'])} ± {s['retain_change']['std']:.2f
     out.append(midpoint())
     out.append(every_row())
     out.append(erasure())
+    out.append(erasure_screen())
     return '\n'.join(out)
 
 
@@ -613,19 +615,119 @@ Erasure targets met (of the seeds): {summary}.
   {span([back(r) for r in dft], 2, True)} dB in {budget} steps (the retrained models':
   {joined([sg(back(E['rows'][k])) for k in refs])} dB).
 {midpoint_erasure(E, mid, ref, budget, worst) if mid else ''}{perturb_erasure(pt, ref, worst) if pt else ''}
-{frontier(dft, mid, pt, ref, worst) if mid and pt else ''}
+{frontier(dft, mid, pt, ref, worst, of(FAST_MIDPOINT)) if mid and pt else ''}
 `erasure.png` shows every row's worst case against the reference, the relearning curves and the noise probe.
 """
 
 
-def frontier(dft, mid, pt, ref, worst) -> str:
+FAST_MIDPOINT = 'pass-through-distill +midpoint 3, lr 3e-4'   # the ablation row chosen in figures/erasure_search/
+
+
+def es_choice():
+    "The screen's references, qualifying candidates and choice, checked against its rule as the JSON states it."
+    refs, by, c = [x for x in ES['rows'] if x['checkpoint']], {x['name']: x for x in ES['rows']}, ES['chosen']
+    ok = [x for x in ES['rows'] if not x['checkpoint'] and x['worst'] >= max(r['worst'] for r in refs) and x['compute'] <= ES['compute_limit']]
+    claim([x['name'] for x in ok] == c['qualified'] and max(ok, key=lambda x: x['retain'])['name'] == c['name'],
+          f"the erasure screen's choice follows its rule: {ES['rule']}")
+    claim(c['row'] == FAST_MIDPOINT, f'the screen chose the ablation row {FAST_MIDPOINT}')
+    return refs, ok, by[c['name']]
+
+
+def erasure_screen():
+    "The candidates screened under the attack suite on the validation suite (figures/erasure_search/), and the chosen row on the test photos."
+    budget = ES['max_steps']
+    worst = lambda v: f'none in {budget}' if v is None or v > budget else str(v)
+    refs, ok, best = es_choice()
+    by = {x['name']: x for x in ES['rows']}
+    attacks = list(best['attacks'])
+    fmt = lambda x: [x['name'], worst(x['worst']), *[worst(x['attacks'][a]) for a in attacks], f"{x['forget_gap']:.2f}",
+                     f"{sg(x['retain'])} [{sg(x['retain_ci'][0])}, {sg(x['retain_ci'][1])}]", sg(x['per_task']['rain']),
+                     sg(x['midpoint_gain']), f"{x['distance']:.4f}", '-' if x['compute'] is None else pct(x['compute'])]
+    tab = table(['candidate', 'worst', *attacks, 'forget gap', 'retain change [95%]', 'rain', 'gain at the midpoint (dB)',
+                 'distance', 'compute %'], [fmt(x) for x in ES['rows']])
+    base, mid, fast = by['pass-through-distill (the default)'], by['+midpoint 3'], by['lr 3e-4']
+    claim([x['name'] for x in ES['rows'][-3:]] == ['lr 3e-4', '+midpoint 3, lr 1e-3', '+midpoint 1, lr 3e-4'], 'the last three rows are the ablations')
+    claim(fast['worst'] <= base['worst'] + 10 and fast['distance'] > mid['distance'], 'the larger rate alone moves further and does not resist')
+    claim(all(x['worst'] < max(r['worst'] for r in refs) for x in ES['rows'] if x['name'].startswith('+midpoint') and
+              '--lr' not in x['options'] and 'steps' not in x['name']), 'no midpoint weight or point reaches the references at the default rate')
+    return f"""### Screened under the attack suite
+
+{remake('erasure_search/')}
+
+The relearning probe chose the midpoint term, and the suite then recovered it sooner (above). `benchmarks/erasure_search.py`
+screens candidates under the whole suite on the validation suite instead (seed 0; the training photos, never the
+test photos): {len(ES['rows']) - len(refs)} candidates and both retrained models, {budget} steps per attack, checked
+every {ES['every']}. The retrained models' worst cases there are {joined([worst(r['worst']) for r in refs])} steps (under
+`adam 0.0002 on public`, whose photos the validation suite also crops: on these photos that attack is stronger than
+on the test photos). The rule, as the JSON states it: {ES['rule']}. It was set after the first two rounds of
+candidates (the table down to the localised perturbation with the midpoint term); the last three rows are its
+ablations, run after. {len(ok)} qualify ({joined([f"`{x['name']}`" for x in ok])}); the rule keeps
+`{best['name']}` ({worst(best['worst'])} steps, retained {sg(best['retain'])} dB, compute {pct(best['compute'])}%).
+
+{tab}
+
+What the screen says:
+
+- At the default's learning rate no weight of the midpoint term and no point along the line (`midpoint_at`) lifts the
+  worst case above {max(x['worst'] for x in ES['rows'] if x['name'].startswith('+midpoint') and '--lr' not in x['options'] and 'steps' not in x['name'])}
+  steps: the heavier terms only cost more of the retained tasks.
+- The larger rate alone (`lr 3e-4`) moves the weights further from theta0 ({fast['distance']:.4f} against
+  {base['distance']:.4f}) and relearns in {worst(fast['worst'])} steps: distance without the midpoint term does not
+  erase. With the midpoint term the same rate gives a distance of {best['distance']:.4f} and {worst(best['worst'])} steps.
+
+{fast_midpoint_test()}"""
+
+
+def fast_midpoint_test() -> str:
+    "The screen's choice on the test photos, seeds 0-2, under the suite (figures/study_erasure/)."
+    E = study('study_erasure')
+    e, ref, budget = E['erasure'], E['relearn_reference'], E['erasure']['max_steps']
+    worst = lambda v: f'none in {budget}' if v > budget else str(v)
+    of = lambda g: {r['seed']: r for r in rows_of(E, g)}
+    fast, mid, dft = of(FAST_MIDPOINT), of(MIDPOINT), of('pass-through-distill')
+    s = E['seeds'][FAST_MIDPOINT]
+    vs_m = [paired(E, fast[k]['name'], E, mid[k]['name'], RT) for k in fast]
+    vs_d = [paired(E, fast[k]['name'], E, dft[k]['name'], RT) for k in fast]
+    refs = e['references']
+    slow = {k: E['rows'][k]['relearn_worst'] for k in refs}
+    beats = [k for k in fast if fast[k]['relearn_worst'] >= min(slow.values())]
+    keep = all(verdict(E, r['name'])['met']['forget_gap'] for r in fast.values()) and s['retain_change']['mean'] >= TARGETS['retain_change'] \
+        and all(r['retain_change'] >= RETAIN_FLOOR for r in fast.values())
+    claim(all(fast[k]['relearn_worst'] >= mid[k]['relearn_worst'] for k in fast), 'the faster midpoint resists no less than midpoint 3 on every seed')
+    met = sum(e['targets'][r['name']]['relearn'] for r in fast.values())
+    claim(met < len(fast) and all(v['high'] < 0 for v in vs_d), 'the faster midpoint misses the relearning target and costs the retained tasks against the default')
+    claim(min(r['erasure']['distance'] for r in fast.values()) > 1.5 * max(r['erasure']['distance'] for r in mid.values()),
+          'the larger rate takes the weights further from theta0')
+    return f"""On the test photos (`{FAST_MIDPOINT}`, `figures/study_erasure/`, seeds {joined([str(k) for k in fast])}): worst case
+{joined([worst(r['relearn_worst']) for r in fast.values()])} steps (under {joined(sorted(f'`{a}`' for a in worst_attacks(fast.values())))}),
+against {joined([worst(mid[k]['relearn_worst']) for k in fast])} for the midpoint term at the default's rate and the retrained
+models' {joined([worst(v) for v in slow.values()])}; {len(beats)} of {len(fast)} seeds {'is' if len(beats) == 1 else 'are'} no
+faster than the faster retrained model and {met} than the slower one (the relearning target). Forget gap
+{gap_range(s['forget_gap'])} dB, compute {pct(s['compute']['mean'])}%, retained tasks {mean_sd(s['retain_change'])} dB
+({', '.join(ci(r['retain']) for r in fast.values())}; against the midpoint term of the same seed {', '.join(ci(v) for v in vs_m)};
+against the default {', '.join(ci(v) for v in vs_d)}), gain at the midpoint {span([r['erasure']['line']['0.5'] for r in fast.values()], 2, True)} dB,
+distance {span([r['erasure']['distance'] for r in fast.values()], 4)}, calibrated AUC
+{', '.join(mia(r['erasure']['audit']['auc']) for r in fast.values())}. It {'keeps' if keep else 'misses'} the forget-gap and
+retain targets (mean >= {TARGETS['retain_change']} dB, every seed >= {RETAIN_FLOOR} dB){' and' if keep else ', and'} meets the
+weight-noise target on {sum(e['targets'][r['name']]['noise'] for r in fast.values())} of {len(fast)} seeds (the midpoint term at
+the default's rate: {sum(e['targets'][r['name']]['noise'] for r in mid.values())}). It does not become the default: a recipe
+that also erases would, if it kept the targets, and this one meets the relearning target on {met} seeds; against the
+default it costs the retained tasks on every seed (every paired interval below 0). Why it resists longer than the midpoint
+term at the default's rate: the larger rate takes the weights about twice as far from theta0 (`erasure_search.png`, right:
+worst case against distance, coloured by the {FORGET} gain at the midpoint) while the midpoint term keeps {FORGET} gone
+halfway back; the rate alone goes as far and leaves {FORGET} at the midpoint, and relearns as fast as the default.
+"""
+
+
+def frontier(dft, mid, pt, ref, worst, fast=()) -> str:
     "Resistance against the retained tasks, the three recipes side by side."
     mean = lambda rows, f: sum(f(r) for r in rows) / len(rows)
     claim(max(r['relearn_worst'] for r in dft) < min(r['relearn_worst'] for r in mid), 'the midpoint term resists longer than the default')
     part = lambda name, rows: (f"{name} {joined([worst(r['relearn_worst']) for r in rows])} steps, retained "
                                f"{sg(mean(rows, lambda r: r['retain_change']))} dB")
     return (f"\nThe frontier under the suite (worst-case steps on seeds 0-2, mean retain change): "
-            f"{part('the default', dft)}; {part('the midpoint term', mid)}; {part('the perturbed start', pt)}; the slower "
+            f"{part('the default', dft)}; {part('the midpoint term', mid)}; "
+            + (f"{part('the midpoint term at 3x the rate', fast)}; " if fast else '') + f"{part('the perturbed start', pt)}; the slower "
             f"retrained model {worst(ref)} steps. What limits it: the attacks that recover the midpoint term first are the larger "
             f"learning rate and public hazy photos, not the forget set at the probe's rate (the dormant skill comes back by "
             f"other ways); the midpoint term removes {FORGET} "
