@@ -24,29 +24,29 @@ RETRAINED_SEED1 = 'data/checkpoints/promptir-tiny-retrained-nohaze-seed1.pt'
 PTD = ['--method', 'pass-through-distill']
 LOCAL = PTD + ['--set', 'perturb=1.0', '--set', 'perturb_share=0.1', '--steps', '130', '--set', 'stop_gain=null',
                 '--set', 'eval_every=10', '--lr', '0.001']
-def _mp(w, at=None): return ['--set', f'midpoint={w}'] + ([] if at is None else ['--set', f'midpoint_at={at}'])
+def midpoint_options(w, at=None): return ['--set', f'midpoint={w}'] + ([] if at is None else ['--set', f'midpoint_at={at}'])
 
 CANDIDATES = {   # name -> `forgetting unlearn` options, or the checkpoint of a retrained model
     'retrained': RETRAINED,
     'retrained (seed 1)': RETRAINED_SEED1,
     'pass-through-distill (the default)': PTD,
-    '+midpoint 3': PTD + _mp(3),
+    '+midpoint 3': PTD + midpoint_options(3),
     # more weight at the midpoint, or the point nearer theta0 (where the original's haze is stronger)
-    '+midpoint 5': PTD + _mp(5),
-    '+midpoint 1 at 0.25': PTD + _mp(1, 0.25),
-    '+midpoint 3 at 0.25': PTD + _mp(3, 0.25),
+    '+midpoint 5': PTD + midpoint_options(5),
+    '+midpoint 1 at 0.25': PTD + midpoint_options(1, 0.25),
+    '+midpoint 3 at 0.25': PTD + midpoint_options(3, 0.25),
     # the midpoint term against the larger learning rate: the forget term also after a simulated Adam-like step
-    '+midpoint 3, relearn step 2e-3': PTD + _mp(3) + ['--set', 'relearn_step=0.002'],
+    '+midpoint 3, relearn step 2e-3': PTD + midpoint_options(3) + ['--set', 'relearn_step=0.002'],
     # further from theta0 within the compute target: a larger learning rate, or more steps
-    '+midpoint 3, lr 3e-4': PTD + _mp(3) + ['--lr', '3e-4'],
-    '+midpoint 3, 180 steps': PTD + _mp(3) + ['--steps', '180', '--set', 'stop_gain=null', '--set', 'eval_every=10'],
+    '+midpoint 3, lr 3e-4': PTD + midpoint_options(3) + ['--lr', '3e-4'],
+    '+midpoint 3, 180 steps': PTD + midpoint_options(3) + ['--steps', '180', '--set', 'stop_gain=null', '--set', 'eval_every=10'],
     # the haze-specific weights destroyed: a fresh initialisation of the 10% most haze-specific weights, then a repair
     '+local perturb, 130 steps, lr 0.001': LOCAL,
-    '+local perturb, 130 steps, lr 0.001, midpoint 3': LOCAL + _mp(3),
+    '+local perturb, 130 steps, lr 0.001, midpoint 3': LOCAL + midpoint_options(3),
     # the larger learning rate alone, and larger still
     'lr 3e-4': PTD + ['--lr', '3e-4'],
-    '+midpoint 3, lr 1e-3': PTD + _mp(3) + ['--lr', '1e-3'],
-    '+midpoint 1, lr 3e-4': PTD + _mp(1) + ['--lr', '3e-4'],
+    '+midpoint 3, lr 1e-3': PTD + midpoint_options(3) + ['--lr', '1e-3'],
+    '+midpoint 1, lr 3e-4': PTD + midpoint_options(1) + ['--lr', '3e-4'],
 }
 MAX_STEPS, EVERY = 200, 10
 COMPUTE_LIMIT = 0.10   # the erasure targets' compute limit (a share of retraining's image passes)
@@ -56,16 +56,14 @@ CHOSEN_ROW = 'pass-through-distill +midpoint 3, lr 3e-4'   # its ablation row (`
 
 
 def chosen(rows:list) -> dict:
-    "The candidate `RULE` keeps, and the names of those that qualify."
+    "The candidate `RULE` keeps (its name, method and settings as `forgetting unlearn` reads them), and the names of those that qualify."
+    from forgetting.job import parse_job
     refs = [r for r in rows if r['checkpoint']]
     ok = [r for r in rows if not r['checkpoint'] and r['worst'] >= max(x['worst'] for x in refs) and r['compute'] <= COMPUTE_LIMIT]
-    return dict(name=max(ok, key=lambda r: r['retain'])['name'], qualified=[r['name'] for r in ok])
-
-
-def settings_of(options:list) -> dict:
-    "The fields a candidate's options change from the default: --lr and every --set."
-    out = {'lr': float(options[options.index('--lr') + 1])} if '--lr' in options else {}
-    return out | {k: float(v) for k, v in (options[i + 1].split('=') for i, o in enumerate(options) if o == '--set')}
+    if not ok: raise SystemExit(f'no candidate meets the rule: {RULE}')
+    best = max(ok, key=lambda r: r['retain'])
+    job = parse_job(best['options'])
+    return dict(name=best['name'], method=job.method, settings=job.settings, qualified=[r['name'] for r in ok], row=CHOSEN_ROW)
 
 
 def run_one(name:str, spec, cache:Path):
@@ -101,10 +99,13 @@ def run_one(name:str, spec, cache:Path):
     save_json(out, cache / f"{slug(name)}.json", True)
 
 
-def _steps(v): return f'none in {MAX_STEPS}' if v is None or v > MAX_STEPS else str(v)
+def _steps(v) -> str:
+    "Steps to recover, as the tables write them."
+    return f'none in {MAX_STEPS}' if v is None or v > MAX_STEPS else str(v)
 
 
 def markdown(rows:list) -> str:
+    "The screen as a markdown table: per-attack steps, the worst case and the paired validation scores."
     attacks = list(rows[0]['attacks'])
     lines = ['| candidate | worst | ' + ' | '.join(attacks) + ' | forget gap | retain change [95%] | rain | gain at the midpoint | '
              'distance | compute % | steps |', '|---' * (len(attacks) + 9) + '|']
@@ -155,14 +156,13 @@ def main(argv=None):
     from forgetting.evaluate import save_json
     out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
     pick = chosen(rows)
-    save_json(dict(suite="forgetting.data.bundled_suite('train', seed=1, grid=1)", attacks='quick', max_steps=MAX_STEPS,
-                   every=EVERY, compute_limit=COMPUTE_LIMIT, rule=RULE, chosen=pick | dict(row=CHOSEN_ROW), rows=rows),
-              out / 'erasure_search.json', True)
-    (out / 'erasure_search.md').write_text(markdown(rows)); plot(rows, out / 'erasure_search.png'); print(markdown(rows))
     import forgetting.variants  # noqa: F401  (its rows join ABLATIONS)
     from forgetting.unlearn import ABLATIONS
-    if ABLATIONS[CHOSEN_ROW][1] != settings_of(CANDIDATES[pick['name']]):
+    if ABLATIONS[CHOSEN_ROW] != (pick['method'], pick['settings']):   # checked before anything is written
         raise SystemExit(f"the rule keeps {pick['name']!r}, not the ablation row {CHOSEN_ROW!r}: update the row or CHOSEN_ROW")
+    save_json(dict(suite="forgetting.data.bundled_suite('train', seed=1, grid=1)", attacks='quick', max_steps=MAX_STEPS,
+                   every=EVERY, compute_limit=COMPUTE_LIMIT, rule=RULE, chosen=pick, rows=rows), out / 'erasure_search.json', True)
+    (out / 'erasure_search.md').write_text(markdown(rows)); plot(rows, out / 'erasure_search.png'); print(markdown(rows))
 
 
 if __name__ == '__main__': main()
