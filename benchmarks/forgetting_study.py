@@ -64,11 +64,12 @@ def study_rows(blocks:dict|None=None):
             ('accurate-fast + retain descent @0.50', 'retain data', retain('accurate-fast', 0.5, fast4), (0,))]
 
 
-def runs(only=None, exact=False, blocks=None):
-    "(row name, recipe, group, options, seed) of every run; `only`: ';'-separated substrings (`exact`: names) of recipes to keep."
+def runs(only=None, exact=False, blocks=None, seeds=None):
+    """(row name, recipe, group, options, seed) of every run; `only`: ';'-separated substrings (`exact`: names) of recipes
+    to keep; `seeds`: the seeds to keep (None: every recipe's own)."""
     keep = lambda r: not only or any((o == r) if exact else (o in r) for o in only.split(';'))
-    return [(f'{r} seed {s}' if len(seeds) > 1 else r, r, g, opts + ['--seed', str(s)], s)
-            for r, g, opts, seeds in study_rows(blocks) if keep(r) for s in seeds]
+    return [(f'{r} seed {s}' if len(ss) > 1 else r, r, g, opts + ['--seed', str(s)], s)
+            for r, g, opts, ss in study_rows(blocks) if keep(r) for s in ss if seeds is None or s in seeds]
 
 
 def command(args, options) -> str:
@@ -375,6 +376,7 @@ def main(argv=None):
     p.add_argument('--cache', default='/tmp/forgetting_study_cache', help='finished rows (model, history, relearning steps); reused')
     p.add_argument('--only', default=None, help="';'-separated substrings of recipe names to run and report")
     p.add_argument('--exact', action='store_true', help='--only names whole recipe names')
+    p.add_argument('--seeds', type=int, nargs='+', default=None, help="the seeds to run of each recipe (default: each recipe's own)")
     p.add_argument('--jobs', type=int, default=2, help='rows run at once (one thread each)')
     p.add_argument('--threads', type=int, default=2, help='threads of the report process')
     p.add_argument('--report-only', action='store_true', help='report the cached rows only')
@@ -395,7 +397,7 @@ def main(argv=None):
     from forgetting.model import load_model
     from forgetting.model import model_blocks
     args.blocks = model_blocks(load_model(ROOT / args.original, None, 'cpu').model)
-    todo = runs(args.only, args.exact, args.blocks)
+    todo = runs(args.only, args.exact, args.blocks, args.seeds)
     if not args.report_only: run_missing(args, todo)
     report(args, [r for r in todo if (Path(args.cache) / f'{slug(r[0])}.json').exists()])
 
