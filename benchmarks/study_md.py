@@ -1016,7 +1016,7 @@ def erasure_full():
     refs, of = e['references'], lambda g: next(k for k in e['targets'] if F['rows'][k]['recipe'] == g)
     dft, fm = of('pass-through-distill'), of(FAST_MIDPOINT)
     rw = lambda R, k: R['rows'][k]['relearn_worst']
-    by = lambda k: joined(sorted(f'`{a}`' for a in worst_attacks([F['rows'][k]])))
+    by = lambda *ks: joined(sorted({f'`{a}`' for a in worst_attacks([F['rows'][k] for k in ks])}))   # first to recover
     recovered = lambda k: sum(v is not None for v in steps(F, k).values())
     others = [k for k in E['erasure']['targets'] if E['rows'][k].get('recipe') == FAST_MIDPOINT and k != fm]
     claim(all(rw(E, k) < ref for k in others), "the chosen row's other seeds relearn faster than the reference already under the quick suite")
@@ -1024,7 +1024,7 @@ def erasure_full():
     claim(not e['targets'][fm]['relearn'], 'the chosen row misses the relearning target under the whole suite on seed 0')
     retained = [a for a in attacks if a.endswith('on retained')]
     claim(all(steps(F, dft)[a] is None for a in retained), 'no attack on the retained tasks recovers the default')
-    strongest = {a for k in [*refs, fm] for a in worst_attacks([F['rows'][k]])}
+    strongest = worst_attacks([F['rows'][k] for k in [*refs, fm]])
     claim(all(a.endswith('on public') and a not in quick for a in strongest),
           'public hazy photos at rates the quick suite lacks recover the retrained models and the chosen row first')
     return f"""### The whole suite: eighteen attacks
@@ -1039,8 +1039,8 @@ the chosen row (`{FAST_MIDPOINT}`), with both retrained models:
 {tab}
 
 - **The reference falls.** The retrained models relearn in {joined([worst(rw(F, k)) for k in refs])} steps under the
-  whole suite (the quick suite: {joined([worst(rw(E, k)) for k in refs])}), under {joined(sorted({f'`{a}`' for k in refs
-  for a in worst_attacks([F['rows'][k]])}))}, which the quick suite lacks; `relearn_reference` is {worst(ref)} steps
+  whole suite (the quick suite: {joined([worst(rw(E, k)) for k in refs])}), under {by(*refs)}, which the quick suite
+  lacks; `relearn_reference` is {worst(ref)} steps
   (quick: {worst(E['relearn_reference'])}).
 - **The default** relearns in {worst(rw(F, dft))} steps (under {by(dft)}); {recovered(dft)} of the {len(attacks)}
   attacks recover it; none of the {len(retained)} on the retained tasks does.
@@ -1063,8 +1063,9 @@ def every_row():
     for k in et: groups.setdefault(rows[k].get('recipe', k), []).append(k)
     slowest = lambda g: max(rows[k]['relearn_worst'] for k in groups[g])
     count = lambda ks, f: f"{sum(map(f, ks))}/{len(ks)}"
-    line = lambda g, ks: [f'`{g}`', ', '.join(worst(rows[k]['relearn_worst']) for k in ks),
-                          sg(sum(rows[k]['retain_change'] for k in ks) / len(ks)), f"{100 * max(rows[k]['compute'] for k in ks):.1f}",
+    per_seed = lambda ks: ', '.join(worst(rows[k]['relearn_worst']) for k in ks)
+    retained = lambda ks: sg(sum(rows[k]['retain_change'] for k in ks) / len(ks))
+    line = lambda g, ks: [f'`{g}`', per_seed(ks), retained(ks), f"{100 * max(rows[k]['compute'] for k in ks):.1f}",
                           count(ks, lambda k: k in three), count(ks, lambda k: et[k]['relearn']),
                           count(ks, lambda k: et[k]['membership']), count(ks, lambda k: et[k]['noise'])]
     ranked = sorted(groups, key=lambda g: (-slowest(g), g))
@@ -1090,7 +1091,7 @@ attack), so every row carries `relearn_worst`; `relearn_reference` (the slower r
 {n_seeds(ALL, 'pass-through-distill')} seeds among them); under the suite the slowest of them relearns in {worst(kept)}
 steps. {f"{len(resist)} rows relearn" if resist else 'No row relearns'} as slowly as the slower retrained
 model{(': ' + joined([f'`{k}`' for k in resist])) if resist else ''}; the slowest recipes are
-{joined([f"`{g}` ({', '.join(worst(rows[k]['relearn_worst']) for k in groups[g])} steps, retained {sg(sum(rows[k]['retain_change'] for k in groups[g]) / len(groups[g]))} dB)" for g in top])}.
+{joined([f"`{g}` ({per_seed(groups[g])} steps, retained {retained(groups[g])} dB)" for g in top])}.
 No row meets every target. {joined([f'`{k}`' for k in kept_haze])} never forgot haze (forget gap
 {joined([f"{rows[k]['forget_gap']:.2f}" for k in kept_haze])} dB): its worst case is 0 steps. Each recipe's rows, the
 slowest to relearn first (the seeds in order; the counts are rows meeting each target):
